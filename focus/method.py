@@ -1,0 +1,75 @@
+"""The FOCUS pipeline and the vanilla baseline (paper Sec. 3, App. A.5 algorithm; design sections 2 and 4.7).
+
+`Focus.__call__` runs targets → relevance → proposals → ranking → final inference for one sample and returns the
+record fields, counting forward passes exactly as App. A.2: `fp` = relevance passes + existence evaluations (one per
+(image, prompt), even when batched), `fp_extract` = target extraction, `fp_answer` = final answer passes.
+"""
+
+from __future__ import annotations
+
+from .ranker import NoRanking
+
+
+class Vanilla:
+    """Answer on the whole image (the "Vanilla baseline" rows of Tables 3, 10, 11)."""
+
+    name = "vanilla"
+
+    def __init__(self, inference_scheme=None, name: str = "vanilla"):
+        self.inference_scheme, self.name = inference_scheme, name
+
+    def __call__(self, adapter, sample, image) -> dict:
+        prediction, fp_answer, extra = self.inference_scheme.answer(adapter, [image], sample)
+        return {"prediction": prediction, "fp": 0, "fp_extract": 0, "fp_answer": fp_answer, **extra}
+
+
+class Focus:
+    """FOCUS with swappable components (each a config group)."""
+
+    name = "focus"
+
+    def __init__(self, targets, relevance, proposer, ranker, inference_scheme, max_rois_in_record: int = 10,
+                 save_maps: bool = False, name: str = "focus"):
+        self.name = name
+        self.targets, self.relevance, self.proposer = targets, relevance, proposer
+        self.ranker, self.inference_scheme = ranker, inference_scheme
+        self.max_rois_in_record, self.save_maps = max_rois_in_record, save_maps
+
+    def __call__(self, adapter, sample, image) -> dict:
+        targets = self.targets(adapter, sample.question, image)
+        rec: dict = {"targets": targets.objects, "type2": targets.type2, "targets_source": targets.source,
+                     "targets_failed": targets.failed, "targets_raw": targets.raw, "fp_extract": 1}
+        if targets.failed:  # design 4.1: answer on the whole image, never crash
+            prediction, fp_answer, extra = self.inference_scheme.answer(adapter, [image], sample)
+            return {**rec, "prediction": prediction, "fp": 0, "fp_answer": fp_answer, "rois": {}, **extra}
+
+        fp, best, type2_rois, rois_record, maps = 0, [], [], {}, {}
+        for target in targets.objects:
+            rel = self.relevance(adapter, image, target)
+            fp += self.relevance.passes_per_target
+            rois = self.proposer(rel.grid, rel.layout, target=target, min_crop=adapter.base_resolution)
+            if targets.type2 and not isinstance(self.ranker, NoRanking):
+                n_eval, _ = self.ranker.score_all(rois, adapter, image)
+                ranked = sorted(rois, key=lambda r: -(r.confidence if r.confidence is not None else -2))
+                type2_rois += [r for r in rois if r.confidence is not None
+                               and r.confidence > self.inference_scheme.t_type2]
+            else:
+                ranked, n_eval, _ = self.ranker(rois, adapter, image)
+            fp += n_eval
+            if ranked:
+                best.append(ranked[0])
+            rois_record[target] = [r.to_dict() for r in ranked[:self.max_rois_in_record]]
+            if self.save_maps:
+                maps[target] = {"grid": [[round(v, 6) for v in row] for row in rel.grid.tolist()],
+                                "layout": rel.layout.to_dict()}
+        if not best:
+            images, composed = [image], {"mode": "whole_image", "boxes": []}
+        else:
+            images, composed = self.inference_scheme.compose(adapter, image, best, type2_rois)
+        prediction, fp_answer, extra = self.inference_scheme.answer(adapter, images, sample)
+        rec.update({"prediction": prediction, "fp": fp, "fp_answer": fp_answer, "rois": rois_record,
+                    "chosen_boxes": [list(b) for b in composed["boxes"]], "final_mode": composed["mode"], **extra})
+        if self.save_maps:
+            rec["relevance_maps"] = maps
+        return rec
+

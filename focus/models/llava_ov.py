@@ -1,0 +1,75 @@
+"""LLaVA-OneVision adapter (`llava-hf/llava-onevision-qwen2-7b-ov-hf`), a global-local-view model (Sec. 3.2 Eq. 4).
+
+Geometry (transformers' `pack_image_features`): one contiguous run of image tokens = the base view (27×27 for
+SigLIP-384/14) followed by the LOCAL grid row by row, each row followed by one newline token. The local grid is
+the anyres tiles (best resolution from `image_grid_pinpoints`) unpadded to the image's aspect ratio, and bilinearly
+downsampled when it exceeds the `anyres_max_9` budget, in which case a token is no longer one patch. FOCUS uses
+only the local tokens (not the base view, not the newlines), arranged rows × cols as the model arranged them.
+With several images in one prompt the model sees only base views: that is how the final answer gets the whole
+image plus the crops (App. A.5).
+"""
+
+from __future__ import annotations
+
+import math
+
+from transformers.image_processing_utils import select_best_resolution
+
+from ..geometry import GridLayout
+from .base import HFAdapter, check_count, image_token_positions
+from .processors import LlavaOnevisionImageOnlyProcessor
+
+
+def local_grid_layout(width: int, height: int, tile: int, patch: int, pinpoints, vision_aspect_ratio: str) -> GridLayout:
+    """rows × cols of the local grid after unpadding and anyres_max downsampling, and the pixel region it covers."""
+    patches = tile // patch
+    best_h, best_w = select_best_resolution([height, width], pinpoints)
+    cur_h, cur_w = patches * (best_h // tile), patches * (best_w // tile)
+    if width / height > cur_w / cur_h:  # wide: padding rows are removed (unpad_image)
+        new_h = int(round(height * (cur_w / width), 7))
+        pad = (cur_h - new_h) // 2
+        rows, cols = cur_h - 2 * pad, cur_w
+        px = width / cur_w  # original pixels per patch
+        y0 = (pad - (cur_h - height * cur_w / width) / 2) * px  # exact image extent, not the truncated one
+        region = (0.0, y0, float(width), y0 + rows * px)
+    else:
+        new_w = int(round(width * (cur_h / height), 7))
+        pad = (cur_w - new_w) // 2
+        rows, cols = cur_h, cur_w - 2 * pad
+        px = height / cur_h
+        x0 = (pad - (cur_w - width * cur_h / height) / 2) * px
+        region = (x0, 0.0, x0 + cols * px, float(height))
+    max_tiles = int(vision_aspect_ratio.replace("anyres_max_", ""))
+    ratio = math.sqrt(rows * cols / (max_tiles * patches ** 2))
+    if ratio > 1.1:  # bilinear downsampling to the anyres_max_9 budget: the same region, fewer tokens
+        rows, cols = int(rows // ratio), int(cols // ratio)
+    return GridLayout(rows, cols, region, (width, height))
+
+
+class LlavaOnevisionAdapter(HFAdapter):
+    family = "llava_ov"
+    tiny_family = "llava_ov"
+    processor_cls = LlavaOnevisionImageOnlyProcessor
+    multi_image = True
+    local_grid = True
+    base_resolution = 384
+
+    def configure_processor(self) -> None:
+        cfg = self.model.config
+        self.tile, self.patch = cfg.vision_config.image_size, cfg.vision_config.patch_size
+        self.base_tokens = (self.tile // self.patch) ** 2
+        if cfg.vision_feature_select_strategy == "default":
+            self.base_tokens -= 1
+
+    def layout(self, image) -> GridLayout:
+        w, h = image.size
+        return local_grid_layout(w, h, self.tile, self.patch, self.processor.image_processor.image_grid_pinpoints,
+                                 self.processor.vision_aspect_ratio)
+
+    def visual_grid_positions(self, input_ids, inputs, image):
+        layout = self.layout(image)
+        positions = image_token_positions(input_ids, self.image_token_id)
+        check_count(len(positions), self.base_tokens + layout.rows * (layout.cols + 1),
+                    "LLaVA-OneVision base + local grid + newline")
+        local = positions[self.base_tokens:].reshape(layout.rows, layout.cols + 1)[:, :layout.cols]
+        return local.reshape(-1), layout

@@ -1,0 +1,149 @@
+"""Object relevance maps from cached token similarity (paper Sec. 3.2, Eq. 1-4, Fig. 7; design section 4.2).
+
+`object_relevance` is the pure core: the rows of Fig. 7's N×N value-value similarity matrix that belong to target
+tokens, with residual, row normalisation, layer sum and the product over target tokens, computed WITHOUT building
+the N×N matrix. The `Relevance*` classes are the `relevance` config group: they run the model pass through the
+adapter, pick the features (values, keys, pre-RoPE keys, or a random map) and post-process global-local maps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from .geometry import GridLayout
+
+log = logging.getLogger(__name__)
+
+
+def object_relevance(features: Sequence[torch.Tensor], target_positions: Sequence[int] | torch.Tensor,
+                     visual_positions: Sequence[int] | torch.Tensor, layers: Iterable[int]) -> torch.Tensor:
+    """Object relevance over `visual_positions`, summing to 1 (Fig. 7, exact semantics of design 4.2).
+
+    features: one tensor per decoder layer, `[heads, N, head_dim]` (kv heads for grouped-query models).
+    target_positions / visual_positions: token indices into N. layers: 0-based layer indices to aggregate.
+
+    Per layer, Fig. 7 l2-normalises each head, concatenates heads (`x_j` of size heads·head_dim) and forms
+    S = X Xᵀ. Only rows t of S are needed: c = X x_t over the visual tokens, and the row sum of (S + I)/2 is
+    (<x_t, Σ_j x_j> + 1)/2, so the cost is O(targets · N · heads · head_dim) per layer instead of O(N²).
+    """
+    targets = torch.as_tensor(target_positions, dtype=torch.long).reshape(-1)
+    visual = torch.as_tensor(visual_positions, dtype=torch.long).reshape(-1)
+    layers = list(layers)
+    if len(targets) == 0:
+        raise ValueError("object_relevance needs at least one target token")
+    if not layers:
+        raise ValueError("object_relevance needs at least one layer")
+    pseudo_attn = None  # [targets, visual], summed over layers
+    for layer in layers:
+        feats = features[layer]
+        heads, n, dim = feats.shape
+        x = F.normalize(feats.float(), dim=-1).transpose(0, 1).reshape(n, heads * dim)  # [N, H*D]
+        x_t = x[targets]  # [s, H*D]
+        c_visual = x_t @ x[visual].T  # [s, M] = rows t of X Xᵀ at the visual columns
+        row_sum = (x_t @ x.sum(0) + 1.0) / 2.0  # [s] = Σ_j (c_j + [j==t]) / 2
+        residual = (visual[None, :] == targets[:, None]).float()  # identity, in case a target is a visual token
+        layer_attn = (c_visual + residual) / 2.0 / row_sum[:, None]
+        pseudo_attn = layer_attn if pseudo_attn is None else pseudo_attn + layer_attn
+    pseudo_attn = pseudo_attn / pseudo_attn.sum(dim=-1, keepdim=True)  # global normalisation per target token
+    rel = torch.ones(len(visual), dtype=pseudo_attn.dtype)
+    for row in pseudo_attn:  # element-wise product over target tokens, renormalised after each product
+        rel = rel * row
+        rel = rel / rel.sum()
+    return rel
+
+
+def clamp_layers(layers: Sequence[int], num_layers: int) -> list[int]:
+    """Half-open layer range [l, L) from config, clipped to the model's depth (tiny models have 4 layers)."""
+    start, end = int(layers[0]), int(layers[1])
+    if start < 0 or end <= start:
+        raise ValueError(f"relevance.layers must be [start, end) with 0 <= start < end, got {list(layers)}")
+    if end > num_layers or start >= num_layers:
+        clipped_end = min(end, num_layers)
+        clipped_start = min(start, clipped_end - 1)
+        log.warning("relevance.layers=[%d, %d) exceeds the model's %d decoder layers; using [%d, %d)",
+                    start, end, num_layers, clipped_start, clipped_end)
+        start, end = clipped_start, clipped_end
+    return list(range(start, end))
+
+
+def smooth_and_downsample(grid: torch.Tensor, sigma: float, factor: int) -> torch.Tensor:
+    """Gaussian filter (sigma in grid cells) then area-average downsampling by `factor` (Sec. 3.2, global-local
+    models; the paper gives no values, design 4.2 sets the defaults). Renormalised to sum 1."""
+    arr = grid.double().numpy()
+    if sigma and sigma > 0:
+        arr = ndimage.gaussian_filter(arr, sigma=sigma, mode="nearest")
+    out = torch.from_numpy(arr)
+    if factor and factor > 1:
+        rows, cols = out.shape
+        out = F.adaptive_avg_pool2d(out[None, None], (max(1, -(-rows // factor)), max(1, -(-cols // factor))))[0, 0]
+    out = out.float().clamp_min(0)
+    return out / out.sum()
+
+
+class RelevanceMap:
+    """A relevance map on a token grid with the layout that maps its cells to pixels."""
+
+    def __init__(self, grid: torch.Tensor, layout: GridLayout):
+        assert grid.shape == (layout.rows, layout.cols), (grid.shape, layout)
+        self.grid = grid
+        self.layout = layout
+
+
+class Relevance:
+    """The `relevance` config group. `features` ∈ {values, keys, keys_norope, random} (Table 3 ablations).
+
+    layers: half-open [l, L) of 0-based decoder layers (Table 7). For global-local models (the adapter's layout is
+    a local grid) the map is smoothed with `local_sigma` and downsampled by `local_downsample` (Sec. 3.2).
+    prompt: the existence prompt whose `{target}` tokens are the target tokens (App. A.5).
+    """
+
+    passes_per_target = 1  # forward passes counted in `fp` for each target (App. A.2)
+
+    def __init__(self, features: str = "values", layers: Sequence[int] = (14, 32), local_sigma: float = 1.0,
+                 local_downsample: int = 2, prompt: str = "Is there a {target} in the image? Answer Yes or No.",
+                 seed: int = 0):
+        if features not in ("values", "keys", "keys_norope", "random"):
+            raise ValueError(f"relevance.features must be values, keys, keys_norope or random, got {features!r}")
+        self.features = features
+        self.layers = tuple(layers)
+        self.local_sigma = local_sigma
+        self.local_downsample = local_downsample
+        self.prompt = prompt
+        self.seed = seed
+
+    def __call__(self, adapter, image, target: str) -> RelevanceMap:
+        fpass = adapter.relevance_pass(image, self.prompt, target, capture=self.features)
+        layers = clamp_layers(self.layers, adapter.num_layers)
+        rel = object_relevance(fpass.features, fpass.target_positions, fpass.visual_positions, layers)
+        return self._to_map(rel.reshape(fpass.layout.rows, fpass.layout.cols), fpass.layout, adapter)
+
+    def _to_map(self, grid: torch.Tensor, layout: GridLayout, adapter) -> RelevanceMap:
+        if adapter.local_grid and (self.local_sigma or self.local_downsample > 1):
+            grid = smooth_and_downsample(grid, self.local_sigma, self.local_downsample)
+            layout = layout.resized(*grid.shape)
+        return RelevanceMap(grid, layout)
+
+
+class RandomRelevance(Relevance):
+    """Ablation "random map" (Table 3): uniform noise on the adapter's grid, seeded per (seed, image, target).
+    No model pass is run, so it adds nothing to `fp`."""
+
+    passes_per_target = 0
+
+    def __init__(self, **kwargs):
+        kwargs["features"] = "random"
+        super().__init__(**kwargs)
+
+    def __call__(self, adapter, image, target: str) -> RelevanceMap:
+        layout = adapter.layout(image)
+        digest = hashlib.sha256(f"{self.seed}|{image.size}|{target}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        grid = torch.from_numpy(rng.random((layout.rows, layout.cols))).float()
+        return self._to_map(grid / grid.sum(), layout, adapter)
