@@ -101,7 +101,7 @@ class HFAdapter(VisionLanguageAdapter):
             self.processor = self.processor_cls.from_pretrained(path)
             self.model = AutoModelForImageTextToText.from_pretrained(
                 path, dtype=DTYPES[torch_dtype], attn_implementation=attn_implementation)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # not cached / offline / not a repo id nor a folder
             raise FocusError(
                 f"cannot load model {path!r}: it is neither a local folder nor in the Hugging Face cache "
                 f"({os.environ.get('HF_HUB_CACHE') or os.environ.get('HF_HOME') or '~/.cache/huggingface'}). "

@@ -1,0 +1,39 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory):
+    """One tiny-checkpoint cache for the whole session (built once, ~5 s)."""
+    path = os.environ.get("FOCUS_TEST_TINY_CACHE") or str(tmp_path_factory.mktemp("tiny_models"))
+    os.environ["FOCUS_TINY_CACHE"] = path
+    return path
+
+
+_ADAPTERS = {}
+
+
+@pytest.fixture(scope="session")
+def adapter_factory(tiny_cache):
+    from focus.models.llava15 import Llava15Adapter
+    from focus.models.llava_ov import LlavaOnevisionAdapter
+    from focus.models.qwen25vl import Qwen25VLAdapter
+
+    classes = {"llava15": Llava15Adapter, "llava_ov": LlavaOnevisionAdapter, "qwen25vl": Qwen25VLAdapter}
+
+    def make(family):
+        if family not in _ADAPTERS:
+            kwargs = {"max_pixels": 1024 * 28 * 28} if family == "qwen25vl" else {}
+            _ADAPTERS[family] = classes[family](tiny=True, tiny_cache_dir=tiny_cache, device="cpu", **kwargs)
+        return _ADAPTERS[family]
+
+    return make
