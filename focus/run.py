@@ -12,6 +12,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
@@ -56,10 +57,11 @@ def main(cfg: DictConfig) -> int:
         if multirun:
             raise
         _fail(str(exc))
-    except (ValueError, FileNotFoundError) as exc:  # raised while building components from config
+    except (ValueError, FileNotFoundError, InstantiationException) as exc:  # building components from config
         if multirun:
             raise
-        _fail(f"{type(exc).__name__}: {exc}".replace("\n", " "))
+        cause = exc.__cause__ if isinstance(exc, InstantiationException) and exc.__cause__ else exc
+        _fail(str(cause) if isinstance(cause, FocusError) else f"{type(cause).__name__}: {cause}".replace("\n", " "))
     if status and not multirun:
         sys.exit(status)
     return status

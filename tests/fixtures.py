@@ -1,0 +1,92 @@
+"""Small benchmark files in their exact distributed formats, with real images of various sizes."""
+
+import base64
+import io
+import json
+from pathlib import Path
+
+from PIL import Image
+
+SIZES = [(1200, 900), (800, 1400), (2000, 700), (640, 640)]
+
+
+def png_bytes(size, colour=(200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def b64(size) -> str:
+    return base64.b64encode(png_bytes(size)).decode()
+
+
+def make_vstar(root: Path, corrupt: bool = False) -> Path:
+    rows = []
+    for i, size in enumerate(SIZES):
+        cat = "direct_attributes" if i % 2 == 0 else "relative_position"
+        folder = root / cat
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"sa_{i}.jpg"
+        (folder / name).write_bytes(b"not an image" if corrupt and i == 1 else png_bytes(size))
+        if cat == "direct_attributes":
+            text = "What is the color of the cup?\n(A) blue\n(B) red\n(C) green\n(D) white\n" \
+                   "Answer with the option's letter from the given choices directly."
+            meta = {"target_object": ["cup"], "bbox": [[100, 120, 40, 30]],
+                    "options": ["The color of the cup is red.", "The color of the cup is blue.",
+                                "The color of the cup is green.", "The color of the cup is white."]}
+            label = "B"
+        else:
+            text = "Is the dog on the left or right side of the car?\n(A) right\n(B) left\n" \
+                   "Answer with the option's letter from the given choices directly."
+            meta = {"target_object": ["dog", "car"], "bbox": [[10, 10, 50, 50], [300, 200, 80, 60]],
+                    "options": ["The dog is on the left of the car.", "The dog is on the right of the car."]}
+            label = "B"
+        (folder / name.replace(".jpg", ".json")).write_text(json.dumps(meta))
+        rows.append({"image": f"{cat}/{name}", "text": text, "category": cat, "question_id": str(i), "label": label})
+    with (root / "test_questions.jsonl").open("w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    return root
+
+
+def hrbench_rows(bad: bool = True):
+    rows = []
+    for i in range(8):
+        q, cyc = i // 4, i % 4
+        rows.append({"index": i, "question": f"What is the color of the sign {q}?", "answer": "ABCD"[cyc],
+                     "category": "single" if q == 0 else "cross", "A": "red", "B": "blue", "C": "green",
+                     "D": "white", "cycle_category": cyc, "image": b64(SIZES[i % 4])})
+    if bad:
+        rows.append({"index": 8, "question": "Broken?", "answer": "A", "category": "single", "A": "x", "B": "y",
+                     "C": "z", "D": "w", "cycle_category": 0, "image": "%%%notbase64%%%"})
+        rows.append({"index": 9, "question": "Bad label?", "answer": "Q", "category": "cross", "A": "x", "B": "y",
+                     "C": "z", "D": "w", "cycle_category": 1, "image": b64((300, 300))})
+    return rows
+
+
+def make_hrbench(path: Path) -> Path:
+    rows = hrbench_rows()
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        import csv
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
+            w.writeheader()
+            w.writerows(rows)
+    return path
+
+
+def make_mme(path: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    cats = ["Perception/Monitoring", "Perception/OCR", "Reasoning/Autonomous_Driving", "Reasoning/Diagram and Table"]
+    rows = [{"index": i, "question": "Which colour is the vehicle?", "bytes": b64(SIZES[i % 4]),
+             "multi-choice options": ["(A) red", "(B) blue", "(C) green", "(D) black", "(E) white"],
+             "answer": "ABCDE"[i % 5], "category": cats[i % 4], "l2-category": f"sub{i % 2}"} for i in range(8)]
+    rows.append({"index": 8, "question": "No options?", "bytes": b64((200, 200)), "multi-choice options": [],
+                 "answer": "A", "category": cats[0], "l2-category": "sub0"})
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
