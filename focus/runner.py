@@ -75,6 +75,19 @@ class DistInfo:
             self._state.wait_for_everyone()
 
 
+def wandb_labels(cfg) -> dict:
+    """Runs of one sweep share a W&B group (the sweep folder); a run's name is its overrides."""
+    from hydra.core.hydra_config import HydraConfig
+    wandb = dict(cfg.logger.get("wandb") or {})
+    if HydraConfig.initialized():
+        hc = HydraConfig.get()
+        if wandb.get("group") is None and str(hc.mode) == "RunMode.MULTIRUN":
+            wandb["group"] = Path(hc.sweep.dir).name
+        if wandb.get("name") is None:
+            wandb["name"] = hc.job.override_dirname or Path(hc.runtime.output_dir).name
+    return {"wandb": wandb}
+
+
 def validate(cfg) -> tuple:
     """Build everything that needs no model, so config errors surface before any model loads."""
     if cfg.get("seed") is None:
@@ -115,8 +128,8 @@ def run(cfg, run_dir: str | os.PathLike) -> int:
     run_dir = Path(run_dir)
     dist = DistInfo()
     dataset, method = validate(cfg)
-    logger = build(cfg.logger, _recursive_=False, run_dir=str(run_dir), run_config=OmegaConf.to_container(cfg, resolve=True)) \
-        if dist.rank == 0 else None
+    logger = build(cfg.logger, _recursive_=False, run_dir=str(run_dir), run_config=OmegaConf.to_container(cfg, resolve=True),
+                   **wandb_labels(cfg)) if dist.rank == 0 else None
     status = 1
     try:
         model_kwargs = {"device": dist.device} if dist.device else {}
