@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .geometry import CellBox, GridLayout, enlarge_to_min_size, iou
+from .geometry import CellBox, GridLayout, box_area, enlarge_to_min_size, iou
 
 
 @dataclass
@@ -128,9 +128,13 @@ class Proposer:
         rois = propose_rois(rel_map, self.k, self.s_min, self.s_max, self.s_dist, self.expand_threshold,
                             self.reference, self.nms)
         min_crop = self.min_crop if self.min_crop is not None else min_crop
+        kept = []
         for roi in rois:
             roi.target = target
             roi.box = layout.cell_box(roi.cells)
+            if box_area(roi.box) == 0:  # entirely in the model's padding (LLaVA-1.5 pad-to-square): nothing to crop
+                continue
             if min_crop:
                 roi.box = enlarge_to_min_size(roi.box, int(min_crop), layout.image_size)
-        return rois
+            kept.append(roi)
+        return kept

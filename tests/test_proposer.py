@@ -71,3 +71,10 @@ def test_proposer_rejects_bad_sizes():
     import pytest
     with pytest.raises(ValueError, match="s_min"):
         Proposer(s_min=7, s_max=5)
+
+
+def test_rois_in_padding_are_dropped():
+    layout = GridLayout(24, 24, (0, -250, 1200, 950), (1200, 700))
+    m = peaked_map((24, 24), {(0, 12): 1.0, (12, 12): 0.5})  # the strongest peak lies in the top padding
+    rois = Proposer(k=2, s_min=3, s_max=3, s_dist=2)(m, layout)
+    assert [r.anchor for r in rois] == [(12, 12)]
