@@ -38,8 +38,11 @@ def test_default_command(tmp_path, tiny_cache):
                     "fp_extract", "fp_answer", "calls", "seconds", "peak_memory_gb", "error"):
             assert key in r, key
         assert r["error"] is None and r["fp_extract"] == 1 and r["fp_answer"] == 1
-        # ranker.n_steps=2 with overrun: per target 1 relevance pass + at least 2 existence passes
-        assert r["fp"] >= 3 * len(r["targets"])
+        # fp = one relevance pass per target + every evaluated ROI (n_steps=2 with overrun: at least
+        # min(2, ROIs) per target)
+        evaluated = {t: sum(roi["confidence"] is not None for roi in rois) for t, rois in r["rois"].items()}
+        assert r["fp"] == len(r["targets"]) + sum(evaluated.values())
+        assert all(evaluated[t] >= min(2, len(r["rois"][t])) for t in r["targets"])
     assert {len(r["targets"]) for r in recs} == {1, 2}  # single- and multi-target paths both ran
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n"] == 8 and metrics["errors"] == 0
