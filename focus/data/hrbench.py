@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .base import Dataset, Sample, build_prompt, decode_base64_image
 from .hub import resolve_local_or_hub
-from .tabular import iter_rows
+from .tabular import iter_rows, letter_columns
 
 CATEGORY_NAMES = {"single": "FSP", "cross": "FCP"}
 
@@ -27,7 +27,7 @@ class HRBench(Dataset):
 
     def samples(self):
         for n, row in enumerate(iter_rows(self.file)):
-            options = [str(row[k]).strip() for k in "ABCDE" if row.get(k) not in (None, "", "nan")]
+            options = letter_columns(row)
             question = str(row.get("question") or "").strip()
             label = str(row.get("answer") or "").strip()
             image_b64 = row.get("image")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import ast
 import re
 
-from .base import Dataset, Sample, build_prompt, decode_base64_image
+from .base import Dataset, Sample, build_prompt, decode_base64_image, open_image_bytes
 from .hub import resolve_local_or_hub
-from .tabular import iter_rows
+from .tabular import iter_rows, letter_columns
 
 
 def parse_options(value) -> list[str]:
@@ -44,7 +44,7 @@ class MMERealWorldLite(Dataset):
             if "multi-choice options" in row:
                 options = parse_options(row.get("multi-choice options"))
             else:
-                options = [str(row[k]).strip() for k in "ABCDE" if row.get(k) not in (None, "", "nan")]
+                options = letter_columns(row)
             image_b64 = row.get("bytes") or row.get("image")
             if isinstance(image_b64, dict):  # an image struct {"bytes": ...}
                 image_b64 = image_b64.get("bytes")
@@ -52,7 +52,6 @@ class MMERealWorldLite(Dataset):
             loader = None
             if image_b64:
                 if isinstance(image_b64, (bytes, bytearray)) and not image_b64[:4].isascii():
-                    from .base import open_image_bytes
                     loader = lambda b=bytes(image_b64): open_image_bytes(b)  # noqa: E731  raw image bytes
                 else:
                     loader = lambda b=image_b64: decode_base64_image(b)  # noqa: E731

@@ -22,3 +22,8 @@ def iter_rows(path: Path, columns: list[str] | None = None):
             delim = "\t" if file.suffix in (".tsv", ".txt") else ","
             with file.open(encoding="utf-8", newline="") as f:
                 yield from csv.DictReader(f, delimiter=delim)
+
+
+def letter_columns(row: dict) -> list[str]:
+    """Option texts from the `A`..`E` columns of HR-Bench / VLMEvalKit-style tables, in letter order."""
+    return [str(row[k]).strip() for k in "ABCDE" if row.get(k) not in (None, "", "nan")]

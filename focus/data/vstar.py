@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from .. import FocusError
-from .base import Dataset, Sample, build_prompt
+from .base import Dataset, Sample, build_prompt, open_image_bytes
 from .hub import resolve_local_or_hub
 
 OPTION_LINE = re.compile(r"^\(([A-Z])\)\s*(.*)$")
@@ -92,7 +92,6 @@ class VStarBench(Dataset):
             sentences = sentences_in_letter_order(options, label, meta.get("options", [])) if label else None
 
         def load(p=image_path):
-            from .base import open_image_bytes
             if not p.exists():
                 raise FileNotFoundError(f"image {p} is missing")
             return open_image_bytes(p.read_bytes())
