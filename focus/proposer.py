@@ -76,16 +76,11 @@ def grow_roi(rel_map: torch.Tensor, anchor: tuple[int, int], s_min: int, s_max: 
     return cells
 
 
-def cell_iou(a: CellBox, b: CellBox) -> float:
-    # a cell box (r0, c0, r1, c1) is a pixel-style box in (y, x) order; IoU does not care about the order
-    return iou(a, b)
-
-
 def nms(rois: list[ROI], threshold: float) -> list[ROI]:
     """Greedy non-maximum suppression in the given order (highest anchor relevance first)."""
     kept: list[ROI] = []
     for roi in rois:
-        if all(cell_iou(roi.cells, k.cells) <= threshold for k in kept):
+        if all(iou(roi.cells, k.cells) <= threshold for k in kept):  # (r0, c0, r1, c1): IoU ignores axis order
             kept.append(roi)
     return kept
 

@@ -28,7 +28,6 @@ class Llava15Adapter(HFAdapter):
         self.pad_to_square = bool(pad_to_square)
         vision = self.model.config.vision_config
         self.grid = vision.image_size // vision.patch_size  # 24 for CLIP-L/14 at 336 px
-        self.base_resolution = max(self.base_resolution, 0)
 
     def layout(self, image) -> GridLayout:
         w, h = image.size
