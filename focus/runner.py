@@ -42,12 +42,28 @@ def package_versions() -> dict:
     return out
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory.
+
+    Linux: VmHWM of /proc/self/status, the high-water mark of this program's own memory. Not ru_maxrss: the kernel
+    carries it across fork+exec, so a run started from a bigger parent (pytest, a launcher) reports the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024
+
+
 def peak_memory_gb(device: str) -> float:
     """torch.cuda.max_memory_allocated()/1024**3 on GPU (paper App. A.2); the process's peak RSS on CPU."""
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 1024 ** 3
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss_kb / 1024 ** 2 if sys.platform != "darwin" else rss_kb / 1024 ** 3
+    return peak_rss_bytes() / 1024 ** 3
 
 
 class DistInfo:

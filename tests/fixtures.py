@@ -90,3 +90,45 @@ def make_mme(path: Path) -> Path:
                  "answer": "A", "category": cats[0], "l2-category": "sub0"})
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path
+
+
+EIGHT_K = (7680, 4320)
+
+
+def large_jpeg(size=EIGHT_K, seed: int = 0) -> bytes:
+    """An 8K-sized JPEG of ~4 MB: coarse noise so it does not compress away (real HR-Bench 8K images are MBs)."""
+    import numpy as np
+    coarse = np.random.default_rng(seed).integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(coarse).resize(size, Image.NEAREST).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def with_comment(jpeg: bytes, text: str) -> bytes:
+    """The same picture with a JPEG COM segment after SOI, so every row holds distinct bytes (no parquet dedup)."""
+    payload = text.encode()
+    return jpeg[:2] + b"\xff\xfe" + (len(payload) + 2).to_bytes(2, "big") + payload + jpeg[2:]
+
+
+def make_large_hrbench(path: Path, n: int, layout: str = "page_per_row") -> Path:
+    """An HR-Bench-8K-shaped file of `n` distinct 8K images.
+
+    layout: "page_per_row" (parquet, one data page per row), "single_page" (parquet, pandas/pyarrow defaults: the
+    whole image column is one page) or "tsv" (VLMEvalKit's TSV).
+    """
+    jpeg = large_jpeg()
+    rows = [{"index": i, "question": f"What is the color of the sign {i}?", "answer": "A", "category": "single",
+             "A": "red", "B": "blue", "C": "green", "D": "white", "cycle_category": i % 4,
+             "image": base64.b64encode(with_comment(jpeg, f"row {i}")).decode()} for i in range(n)]
+    if layout == "tsv":
+        import csv
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
+            w.writeheader()
+            w.writerows(rows)
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    kw = {"write_batch_size": 1, "data_page_size": 1 << 20, "use_dictionary": False} if layout == "page_per_row" else {}
+    pq.write_table(pa.Table.from_pylist(rows), path, **kw)
+    return path
