@@ -25,7 +25,7 @@ from tqdm import tqdm
 from . import FocusError
 from .config import build
 from .records import RecordWriter, merge_shards, read_records
-from .scoring import lenient_correct, strict_correct, summarise
+from .scoring import score_record, summarise
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,7 @@ def process_sample(sample, method, adapter, device) -> dict:
     rec["seconds"] = time.perf_counter() - t0
     rec["calls"] = adapter.calls - calls0
     rec["peak_memory_gb"] = peak_memory_gb(device)
-    rec["strict"] = strict_correct(rec["prediction"], sample.label) if not rec["error"] else False
-    rec["lenient"] = lenient_correct(rec["prediction"], sample.label, sample.options) if not rec["error"] else False
+    rec.update(score_record(rec))
     for key in ("fp", "fp_extract", "fp_answer"):
         rec.setdefault(key, 0)
     rec.setdefault("targets", [])

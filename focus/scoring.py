@@ -45,6 +45,15 @@ def lenient_correct(prediction: str | None, label: str, options: list[str]) -> b
     return extract_letter(prediction, options) == label
 
 
+def score_record(record: dict) -> dict:
+    """The verdicts of one record, from its prediction, label and options only (so a run can be re-scored)."""
+    if record.get("error"):
+        return {"strict": False, "lenient": False, "extracted": None}
+    prediction, label = record.get("prediction"), record.get("label", "")
+    extracted = extract_letter(prediction, record.get("options") or [])
+    return {"strict": strict_correct(prediction, label), "lenient": extracted == label, "extracted": extracted}
+
+
 def vstar_recall(gt_boxes, roi_boxes, min_coverage: float = 0.5) -> bool:
     if not gt_boxes:
         return False
@@ -69,7 +78,8 @@ def hrbench_cycle_average(records: list[dict], key: str) -> float | None:
 
 
 def summarise(records: list[dict], dataset: str) -> dict:
-    """metrics.json content (without config/versions) from the per-sample records."""
+    """metrics.json content (without config/versions) from the per-sample records, re-scored from predictions."""
+    records = [{**r, **score_record(r)} for r in records]
     ok = [r for r in records if not r.get("error")]
     errors = len(records) - len(ok)
     out: dict = {"n": len(records), "n_scored": len(ok), "errors": errors,

@@ -43,6 +43,8 @@ def make_vstar(root: Path, corrupt: bool = False) -> Path:
             label = "B"
         (folder / name.replace(".jpg", ".json")).write_text(json.dumps(meta))
         rows.append({"image": f"{cat}/{name}", "text": text, "category": cat, "question_id": str(i), "label": label})
+    if corrupt:  # a line whose image file is not there
+        rows.append({**rows[0], "image": "direct_attributes/missing.jpg", "question_id": "4"})
     with (root / "test_questions.jsonl").open("w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
@@ -61,6 +63,8 @@ def hrbench_rows(bad: bool = True):
                      "C": "z", "D": "w", "cycle_category": 0, "image": "%%%notbase64%%%"})
         rows.append({"index": 9, "question": "Bad label?", "answer": "Q", "category": "cross", "A": "x", "B": "y",
                      "C": "z", "D": "w", "cycle_category": 1, "image": b64((300, 300))})
+        rows.append({"index": 10, "question": "No image?", "answer": "A", "category": "cross", "A": "x", "B": "y",
+                     "C": "z", "D": "w", "cycle_category": 2, "image": ""})
     return rows
 
 
@@ -88,6 +92,16 @@ def make_mme(path: Path) -> Path:
              "answer": "ABCDE"[i % 5], "category": cats[i % 4], "l2-category": f"sub{i % 2}"} for i in range(8)]
     rows.append({"index": 8, "question": "No options?", "bytes": b64((200, 200)), "multi-choice options": [],
                  "answer": "A", "category": cats[0], "l2-category": "sub0"})
+    if path.suffix == ".tsv":  # the VLMEvalKit-style TSV: `image` and A..E columns
+        import csv
+        for r in rows:
+            r["image"] = r.pop("bytes")
+            r.update({letter: text[4:] for letter, text in zip("ABCDE", r.pop("multi-choice options"))})
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
+            w.writeheader()
+            w.writerows(rows)
+        return path
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path
 

@@ -46,7 +46,7 @@ def test_default_command(tmp_path, tiny_cache):
     assert {len(r["targets"]) for r in recs} == {1, 2}  # single- and multi-target paths both ran
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n"] == 8 and metrics["errors"] == 0
-    assert set(metrics["per_category"]) == {"direct_attributes", "relative_position"}
+    assert set(metrics["per_category"]) == {"attribute", "spatial"}
     assert metrics["accuracy_strict"] is not None and metrics["versions"]["transformers"]
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
 
@@ -122,11 +122,11 @@ def test_corrupt_image_becomes_error_record(tmp_path, tiny_cache):
                      tiny_cache=tiny_cache)
     assert proc.returncode == 1  # a sample failed, the run went on
     recs = records(tmp_path / "r")
-    assert len(recs) == 4
-    bad = [r for r in recs if r["error"]]
-    assert [r["id"] for r in bad] == ["1"] and "UnidentifiedImageError" in bad[0]["error"]
+    assert len(recs) == 5
+    bad = {r["id"]: r["error"] for r in recs if r["error"]}
+    assert sorted(bad) == ["1", "4"] and "UnidentifiedImageError" in bad["1"] and "missing.jpg is missing" in bad["4"]
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert metrics["errors"] == 1 and metrics["n_scored"] == 3
+    assert metrics["errors"] == 2 and metrics["n_scored"] == 3
 
 
 def test_vstar_end_to_end(tmp_path, tiny_cache):
@@ -135,7 +135,7 @@ def test_vstar_end_to_end(tmp_path, tiny_cache):
                      "logger.wandb.mode=disabled", run_dir=tmp_path / "r", tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert set(metrics["per_category"]) == {"direct_attributes", "relative_position"}
+    assert set(metrics["per_category"]) == {"attribute", "spatial"}
     assert "recall" in metrics and metrics["config"]["proposer"]["s_dist"] == 2.0  # Table 7: V* s_dist = 2
     recs = records(tmp_path / "r")
     assert recs[0]["gt_boxes"] == [[100, 120, 140, 150]] and recs[0]["prediction"] in "ABCD"
@@ -147,21 +147,67 @@ def test_hrbench_end_to_end(tmp_path, tiny_cache, suffix):
     path = make_hrbench(tmp_path / f"hr_bench_4k{suffix}")
     proc = focus_run("dataset=hrbench4k", f"dataset.path={path}", "method=vanilla", "logger.wandb.mode=disabled",
                      run_dir=tmp_path / "r", tiny_cache=tiny_cache)
-    assert proc.returncode == 1  # two bad rows
+    assert proc.returncode == 1  # three bad rows: undecodable base64, label not an option, no image
     recs = records(tmp_path / "r")
     errors = {r["id"]: r["error"] for r in recs if r["error"]}
-    assert set(errors) == {"8", "9"} and "label 'Q'" in errors["9"]
+    assert set(errors) == {"8", "9", "10"} and "label 'Q'" in errors["9"] and "no image" in errors["10"]
+    assert errors["8"].startswith("ValueError: undecodable base64 image")
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert set(metrics["per_category"]) == {"FSP", "FCP"} and metrics["n_scored"] == 8
     assert metrics["hrbench_official"]["overall_strict"] is not None
     assert metrics["accuracy_lenient"] is not None and metrics["config"]["proposer"]["s_dist"] == 3.0
 
 
-def test_mme_end_to_end(tmp_path, tiny_cache):
-    path = make_mme(tmp_path / "mme.parquet")
+def rewrite_predictions(run_dir, predictions: dict) -> None:
+    """Stand-in for a model that answers: put known outputs into the records (metrics re-score predictions)."""
+    recs = records(run_dir)
+    for r in recs:
+        if r["id"] in predictions:
+            r["prediction"] = predictions[r["id"]]
+    (run_dir / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+
+def test_hrbench_metrics_from_known_answers(tmp_path, tiny_cache):
+    """Both accuracies, per category and cycle-averaged, on known outputs (labels A,B,C,D by cycle; FSP ids 0-3)."""
+    path = make_hrbench(tmp_path / "hr_bench_4k.tsv")
+    args = ("dataset=hrbench4k", f"dataset.path={path}", "method=vanilla", "logger.wandb.mode=disabled")
+    assert focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache).returncode == 1  # rows 8-10 are bad
+    rewrite_predictions(tmp_path / "r", {
+        "0": "A",                 # strict and lenient
+        "1": "The answer is B.",  # lenient only
+        "2": "green",             # lenient only (option text of C)
+        "3": "A",                 # wrong
+        "4": "(A)",               # lenient only: strict is the bare letter
+        "5": "B", "7": "D",       # strict and lenient
+        "6": "blue or green",     # two option texts: no letter
+    })
+    proc = focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache)  # resume: nothing to run, re-score
+    assert "strict (exact letter, paper protocol): 37.50%" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert (metrics["accuracy_strict"], metrics["accuracy_lenient"], metrics["errors"]) == (37.5, 75.0, 3)
+    assert metrics["per_category"]["FSP"] == {"n": 4, "strict": 25.0, "lenient": 75.0}
+    assert metrics["per_category"]["FCP"] == {"n": 4, "strict": 50.0, "lenient": 75.0}
+    official = metrics["hrbench_official"]  # cycles 0..3 strict: 50, 50, 0, 50
+    assert (official["overall_strict"], official["overall_lenient"]) == (37.5, 75.0)
+    assert (official["FSP_strict"], official["FCP_lenient"]) == (25.0, 75.0)
+    assert {r["id"]: r["extracted"] for r in records(tmp_path / "r")}["2"] == "C"
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".tsv"])
+def test_mme_end_to_end(tmp_path, tiny_cache, suffix):
+    path = make_mme(tmp_path / f"mme{suffix}")
     proc = focus_run("dataset=mme_rw_lite", f"dataset.path={path}", "logger.wandb.mode=disabled",
                      run_dir=tmp_path / "r", tiny_cache=tiny_cache)
     assert proc.returncode == 1  # the row without options
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert set(metrics["mme_subsets"]) == {"Perception", "Reasoning"} and metrics["errors"] == 1
     assert len(metrics["per_category"]) == 4 and len(metrics["mme_subtasks"]) == 4
+    # known outputs; labels A,B,C,D,E,A,B,C; ids 0,1,4,5 are Perception, 2,3,6,7 Reasoning
+    rewrite_predictions(tmp_path / "r", {"0": "A", "1": "B", "2": "C", "3": "The best answer is D", "4": "E",
+                                         "5": "B", "6": "blue", "7": "C."})
+    focus_run("dataset=mme_rw_lite", f"dataset.path={path}", "logger.wandb.mode=disabled", run_dir=tmp_path / "r",
+              tiny_cache=tiny_cache)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert (metrics["accuracy_strict"], metrics["accuracy_lenient"]) == (50.0, 87.5)
+    assert metrics["mme_subsets"]["Perception"] == {"n": 4, "strict": 75.0, "lenient": 75.0}
+    assert metrics["mme_subsets"]["Reasoning"] == {"n": 4, "strict": 25.0, "lenient": 100.0}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import string
 from collections.abc import Callable, Iterator
@@ -57,7 +58,10 @@ def check_sample(sample: Sample) -> Sample:
 def decode_base64_image(data: str | bytes) -> Image.Image:
     if isinstance(data, str):
         data = data.encode()
-    raw = base64.b64decode(data, validate=False)
+    try:
+        raw = base64.b64decode(data, validate=False)
+    except binascii.Error as exc:
+        raise ValueError(f"undecodable base64 image: {exc}") from None
     return open_image_bytes(raw)
 
 

@@ -1,8 +1,8 @@
 """`dataset=synthetic`: deterministic V*Bench-like samples, generated offline (issue 2, design section 6).
 
 Large images (≥ 1024 px long side) with a few small coloured shapes on a textured background; multiple-choice
-questions about the colour of one shape (single target, V* "direct_attributes") and the relative position of two
-(two targets, V* "relative_position"). Ground-truth boxes are kept, so V* recall is computed too.
+questions about the colour of one shape (single target, V* "attribute") and the relative position of two
+(two targets, V* "spatial"). Ground-truth boxes are kept, so V* recall is computed too.
 """
 
 from __future__ import annotations
@@ -75,13 +75,13 @@ class SyntheticDataset(Dataset):
                 rng.shuffle(options)
                 question = f"What is the color of the {shape}?"
                 label = "ABCD"[options.index(colour)]
-                category, boxes, targets = "direct_attributes", [box], [shape]
+                category, boxes, targets = "attribute", [box], [shape]
             else:  # relative position of two objects: two targets
                 (s1, c1, b1), (s2, c2, b2) = objects[0], objects[1]
                 options = ["left", "right"]
                 question = f"Is the {c1} {s1} on the left or right side of the {c2} {s2}?"
                 label = "A" if (b1[0] + b1[2]) < (b2[0] + b2[2]) else "B"
-                category, boxes, targets = "relative_position", [b1, b2], [f"{c1} {s1}", f"{c2} {s2}"]
+                category, boxes, targets = "spatial", [b1, b2], [f"{c1} {s1}", f"{c2} {s2}"]
             yield Sample(id=f"synthetic-{i}", question=question, options=options, label=label, category=category,
                          prompt=build_prompt(question, options, self.prompt_suffix),
                          image_fn=lambda s=scene_seed: make_scene(s)[0],

@@ -17,6 +17,8 @@ from .base import Dataset, Sample, build_prompt, open_image_bytes
 from .hub import resolve_local_or_hub
 
 OPTION_LINE = re.compile(r"^\(([A-Z])\)\s*(.*)$")
+# The paper's (and V*'s) names for the two sub-tasks; the file's own name stays in meta["source_category"].
+CATEGORY_NAMES = {"direct_attributes": "attribute", "relative_position": "spatial"}
 
 
 def split_question(text: str) -> tuple[str, list[str]]:
@@ -97,6 +99,7 @@ class VStarBench(Dataset):
             return open_image_bytes(p.read_bytes())
 
         return Sample(id=str(row.get("question_id", n)), question=question, options=options, label=label,
-                      category=row.get("category", ""), prompt=build_prompt(question, options, self.prompt_suffix),
-                      image_fn=load, option_sentences=sentences, gt_boxes=boxes, gt_targets=targets,
-                      meta={"image": row.get("image", "")})
+                      category=CATEGORY_NAMES.get(row.get("category", ""), row.get("category", "")),
+                      prompt=build_prompt(question, options, self.prompt_suffix), image_fn=load,
+                      option_sentences=sentences, gt_boxes=boxes, gt_targets=targets,
+                      meta={"image": row.get("image", ""), "source_category": row.get("category", "")})
