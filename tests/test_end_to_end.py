@@ -26,6 +26,15 @@ def records(run_dir):
     return [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines() if line.strip()]
 
 
+def rewrite_predictions(run_dir, predictions: dict) -> None:
+    """Stand-in for a model that answers: put known outputs into the records (metrics re-score predictions)."""
+    recs = records(run_dir)
+    for r in recs:
+        if r["id"] in predictions:
+            r["prediction"] = predictions[r["id"]]
+    (run_dir / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+
 def test_default_command(tmp_path, tiny_cache):
     """No overrides but the run folder: FOCUS, tiny LLaVA-1.5, synthetic, W&B offline inside the run folder."""
     proc = focus_run(run_dir=tmp_path / "run", tiny_cache=tiny_cache)
@@ -140,6 +149,14 @@ def test_vstar_end_to_end(tmp_path, tiny_cache):
     recs = records(tmp_path / "r")
     assert recs[0]["gt_boxes"] == [[100, 120, 140, 150]] and recs[0]["prediction"] in "ABCD"
     assert recs[1]["gt_targets"] == ["dog", "car"]
+    # known outputs; all labels B; ids 0, 2 attribute (B = red), 1, 3 spatial (A = right, B = left)
+    rewrite_predictions(tmp_path / "r", {"0": "B", "1": "(B)", "2": "A", "3": "left"})
+    focus_run("dataset=vstar", f"dataset.path={root}", "inference_scheme=logits_match", "logger.wandb.mode=disabled",
+              run_dir=tmp_path / "r", tiny_cache=tiny_cache)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert (metrics["accuracy_strict"], metrics["accuracy_lenient"]) == (25.0, 75.0)
+    assert metrics["per_category"]["attribute"] == {"n": 2, "strict": 50.0, "lenient": 50.0}
+    assert metrics["per_category"]["spatial"] == {"n": 2, "strict": 0.0, "lenient": 100.0}
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".tsv"])
@@ -156,15 +173,6 @@ def test_hrbench_end_to_end(tmp_path, tiny_cache, suffix):
     assert set(metrics["per_category"]) == {"FSP", "FCP"} and metrics["n_scored"] == 8
     assert metrics["hrbench_official"]["overall_strict"] is not None
     assert metrics["accuracy_lenient"] is not None and metrics["config"]["proposer"]["s_dist"] == 3.0
-
-
-def rewrite_predictions(run_dir, predictions: dict) -> None:
-    """Stand-in for a model that answers: put known outputs into the records (metrics re-score predictions)."""
-    recs = records(run_dir)
-    for r in recs:
-        if r["id"] in predictions:
-            r["prediction"] = predictions[r["id"]]
-    (run_dir / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
 
 
 def test_hrbench_metrics_from_known_answers(tmp_path, tiny_cache):
