@@ -1,10 +1,14 @@
 """Small benchmark files in their exact distributed formats, with real images of various sizes."""
 
 import base64
+import csv
 import io
 import json
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from PIL import Image
 
 SIZES = [(1200, 900), (800, 1400), (2000, 700), (640, 640)]
@@ -68,24 +72,23 @@ def hrbench_rows(bad: bool = True):
     return rows
 
 
-def make_hrbench(path: Path) -> Path:
-    rows = hrbench_rows()
-    if path.suffix == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-        pq.write_table(pa.Table.from_pylist(rows), path)
-    else:
-        import csv
+def write_rows(path: Path, rows: list[dict], **parquet_options) -> Path:
+    """Rows as a TSV (VLMEvalKit style, by suffix) or a parquet file (pyarrow, `parquet_options` for its writer)."""
+    if path.suffix == ".tsv":
         with path.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
             w.writeheader()
             w.writerows(rows)
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), path, **parquet_options)
     return path
 
 
+def make_hrbench(path: Path) -> Path:
+    return write_rows(path, hrbench_rows())
+
+
 def make_mme(path: Path) -> Path:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     cats = ["Perception/Monitoring", "Perception/OCR", "Reasoning/Autonomous_Driving", "Reasoning/Diagram and Table"]
     rows = [{"index": i, "question": "Which colour is the vehicle?", "bytes": b64(SIZES[i % 4]),
              "multi-choice options": ["(A) red", "(B) blue", "(C) green", "(D) black", "(E) white"],
@@ -93,25 +96,17 @@ def make_mme(path: Path) -> Path:
     rows.append({"index": 8, "question": "No options?", "bytes": b64((200, 200)), "multi-choice options": [],
                  "answer": "A", "category": cats[0], "l2-category": "sub0"})
     if path.suffix == ".tsv":  # the VLMEvalKit-style TSV: `image` and A..E columns
-        import csv
         for r in rows:
             r["image"] = r.pop("bytes")
             r.update({letter: text[4:] for letter, text in zip("ABCDE", r.pop("multi-choice options"))})
-        with path.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
-            w.writeheader()
-            w.writerows(rows)
-        return path
-    pq.write_table(pa.Table.from_pylist(rows), path)
-    return path
+    return write_rows(path, rows)
 
 
 EIGHT_K = (7680, 4320)
 
 
 def large_jpeg(size=EIGHT_K, seed: int = 0) -> bytes:
-    """An 8K-sized JPEG of ~4 MB: coarse noise so it does not compress away (real HR-Bench 8K images are MBs)."""
-    import numpy as np
+    """An 8K-sized JPEG of ~6 MB: coarse noise so it does not compress away (real HR-Bench 8K images are MBs)."""
     coarse = np.random.default_rng(seed).integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
     buf = io.BytesIO()
     Image.fromarray(coarse).resize(size, Image.NEAREST).save(buf, format="JPEG", quality=90)
@@ -128,21 +123,11 @@ def make_large_hrbench(path: Path, n: int, layout: str = "page_per_row") -> Path
     """An HR-Bench-8K-shaped file of `n` distinct 8K images.
 
     layout: "page_per_row" (parquet, one data page per row), "single_page" (parquet, pandas/pyarrow defaults: the
-    whole image column is one page) or "tsv" (VLMEvalKit's TSV).
+    whole image column is one page); a `.tsv` path writes VLMEvalKit's TSV.
     """
     jpeg = large_jpeg()
     rows = [{"index": i, "question": f"What is the color of the sign {i}?", "answer": "A", "category": "single",
              "A": "red", "B": "blue", "C": "green", "D": "white", "cycle_category": i % 4,
              "image": base64.b64encode(with_comment(jpeg, f"row {i}")).decode()} for i in range(n)]
-    if layout == "tsv":
-        import csv
-        with path.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
-            w.writeheader()
-            w.writerows(rows)
-        return path
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     kw = {"write_batch_size": 1, "data_page_size": 1 << 20, "use_dictionary": False} if layout == "page_per_row" else {}
-    pq.write_table(pa.Table.from_pylist(rows), path, **kw)
-    return path
+    return write_rows(path, rows, **kw)

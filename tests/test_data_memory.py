@@ -48,10 +48,9 @@ def probe(path, mode) -> dict:
     return out
 
 
-@pytest.fixture(scope="module", params=[("page_per_row", ".parquet"), ("tsv", ".tsv")], ids=["parquet", "tsv"])
+@pytest.fixture(scope="module", params=[".parquet", ".tsv"])
 def large_file(request, tmp_path_factory):
-    layout, suffix = request.param
-    return make_large_hrbench(tmp_path_factory.mktemp("hr8k") / f"hr_bench_8k{suffix}", N_ROWS, layout)
+    return make_large_hrbench(tmp_path_factory.mktemp("hr8k") / f"hr_bench_8k{request.param}", N_ROWS)
 
 
 def test_rows_stream_without_holding_the_file(large_file):
@@ -71,7 +70,7 @@ def test_images_decode_one_at_a_time(large_file):
 
 def test_runner_peak_memory_stays_flat(tmp_path, tiny_cache):
     """`python -m focus.run dataset=hrbench8k` on 8K images: peak RSS after the 2nd sample == after the last."""
-    path = make_large_hrbench(tmp_path / "hr_bench_8k.parquet", 5, "page_per_row")
+    path = make_large_hrbench(tmp_path / "hr_bench_8k.parquet", 5)
     run_dir = tmp_path / "run"
     proc = focus_run("model=tiny_llava15", "dataset=hrbench8k", f"dataset.path={path}", "logger.wandb.mode=disabled",
                      run_dir=run_dir, tiny_cache=tiny_cache)

@@ -2,9 +2,9 @@
 
 Parquet is read through a buffered stream with pre-buffering off, `batch_size=1`: pyarrow then reads one data page
 of a column at a time instead of the whole column chunk, so memory holds one page of base64 images (one row for files
-written with small pages, a row group for `datasets` exports), never the file. A file written as ONE page (pandas
-defaults on < 1024 rows) can only be decoded whole; its images are still decoded one sample at a time. TSV / CSV are
-streamed line by line. tests/test_data_memory.py measures both peaks on generated 8K-sized files.
+written with small pages; as many rows as the writer put in a page otherwise), never the whole file. A file written as
+ONE page (pyarrow/pandas defaults on < 1024 rows) can only be decoded whole; its images are still decoded one sample at
+a time. TSV / CSV are streamed line by line. tests/test_data_memory.py measures the peaks on generated 8K-sized files.
 """
 
 from __future__ import annotations
