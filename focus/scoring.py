@@ -41,10 +41,6 @@ def extract_letter(prediction: str | None, options: list[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def lenient_correct(prediction: str | None, label: str, options: list[str]) -> bool:
-    return extract_letter(prediction, options) == label
-
-
 def score_record(record: dict) -> dict:
     """The verdicts of one record, from its prediction, label and options only (so a run can be re-scored)."""
     if record.get("error"):

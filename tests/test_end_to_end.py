@@ -140,8 +140,8 @@ def test_corrupt_image_becomes_error_record(tmp_path, tiny_cache):
 
 def test_vstar_end_to_end(tmp_path, tiny_cache):
     root = make_vstar(tmp_path / "vstar")
-    proc = focus_run("dataset=vstar", f"dataset.path={root}", "inference_scheme=logits_match",
-                     "logger.wandb.mode=disabled", run_dir=tmp_path / "r", tiny_cache=tiny_cache)
+    args = ("dataset=vstar", f"dataset.path={root}", "inference_scheme=logits_match", "logger.wandb.mode=disabled")
+    proc = focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert set(metrics["per_category"]) == {"attribute", "spatial"}
@@ -151,8 +151,7 @@ def test_vstar_end_to_end(tmp_path, tiny_cache):
     assert recs[1]["gt_targets"] == ["dog", "car"]
     # known outputs; all labels B; ids 0, 2 attribute (B = red), 1, 3 spatial (A = right, B = left)
     rewrite_predictions(tmp_path / "r", {"0": "B", "1": "(B)", "2": "A", "3": "left"})
-    focus_run("dataset=vstar", f"dataset.path={root}", "inference_scheme=logits_match", "logger.wandb.mode=disabled",
-              run_dir=tmp_path / "r", tiny_cache=tiny_cache)
+    assert focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache).returncode == 0  # resume: re-score
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert (metrics["accuracy_strict"], metrics["accuracy_lenient"]) == (25.0, 75.0)
     assert metrics["per_category"]["attribute"] == {"n": 2, "strict": 50.0, "lenient": 50.0}
@@ -204,8 +203,8 @@ def test_hrbench_metrics_from_known_answers(tmp_path, tiny_cache):
 @pytest.mark.parametrize("suffix", [".parquet", ".tsv"])
 def test_mme_end_to_end(tmp_path, tiny_cache, suffix):
     path = make_mme(tmp_path / f"mme{suffix}")
-    proc = focus_run("dataset=mme_rw_lite", f"dataset.path={path}", "logger.wandb.mode=disabled",
-                     run_dir=tmp_path / "r", tiny_cache=tiny_cache)
+    args = ("dataset=mme_rw_lite", f"dataset.path={path}", "logger.wandb.mode=disabled")
+    proc = focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache)
     assert proc.returncode == 1  # the row without options
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert set(metrics["mme_subsets"]) == {"Perception", "Reasoning"} and metrics["errors"] == 1
@@ -213,8 +212,7 @@ def test_mme_end_to_end(tmp_path, tiny_cache, suffix):
     # known outputs; labels A,B,C,D,E,A,B,C; ids 0,1,4,5 are Perception, 2,3,6,7 Reasoning
     rewrite_predictions(tmp_path / "r", {"0": "A", "1": "B", "2": "C", "3": "The best answer is D", "4": "E",
                                          "5": "B", "6": "blue", "7": "C."})
-    focus_run("dataset=mme_rw_lite", f"dataset.path={path}", "logger.wandb.mode=disabled", run_dir=tmp_path / "r",
-              tiny_cache=tiny_cache)
+    assert focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache).returncode == 1  # resume: re-score
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert (metrics["accuracy_strict"], metrics["accuracy_lenient"]) == (50.0, 87.5)
     assert metrics["mme_subsets"]["Perception"] == {"n": 4, "strict": 75.0, "lenient": 75.0}

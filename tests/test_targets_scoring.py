@@ -1,6 +1,6 @@
 import pytest
 
-from focus.scoring import extract_letter, hrbench_cycle_average, lenient_correct, strict_correct, vstar_recall
+from focus.scoring import extract_letter, hrbench_cycle_average, score_record, strict_correct, vstar_recall
 from focus.targets import build_icl_prompt, is_type2, parse_targets, rule_targets
 
 LEAD = "So I need the information about the following objects:"
@@ -53,7 +53,8 @@ def test_type2_keywords_and_prompt():
 def test_strict_and_lenient(pred, label, strict, lenient):
     options = ["red", "blue", "green", "white"]
     assert strict_correct(pred, label) is strict
-    assert lenient_correct(pred, label, options) is lenient
+    verdict = score_record({"prediction": pred, "label": label, "options": options})  # what runs and metrics use
+    assert (verdict["strict"], verdict["lenient"]) == (strict, lenient)
 
 
 def test_extract_letter_none():
