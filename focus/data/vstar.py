@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from .. import FocusError
-from .base import Dataset, Sample, build_prompt, open_image_bytes
+from .base import Dataset, Sample, open_image_bytes
 from .hub import resolve_local_or_hub
 
 OPTION_LINE = re.compile(r"^\(([A-Z])\)\s*(.*)$")
@@ -58,8 +58,8 @@ class VStarBench(Dataset):
 
     def __init__(self, path: str | None = None, hub_id: str = "craigwu/vstar_bench",
                  prompt_suffix: str = "Answer with the option's letter from the given choices directly.",
-                 limit: int | None = None):
-        super().__init__(limit)
+                 limit: int | None = None, prompt_style: str = "paper", benchmark: str = "vstar"):
+        super().__init__(limit, prompt_style, benchmark)
         self.root = resolve_local_or_hub(path, hub_id, kind="folder")
         self.questions = self.root / "test_questions.jsonl" if self.root.is_dir() else self.root
         if not self.questions.exists():
@@ -100,6 +100,6 @@ class VStarBench(Dataset):
 
         return Sample(id=str(row.get("question_id", n)), question=question, options=options, label=label,
                       category=CATEGORY_NAMES.get(row.get("category", ""), row.get("category", "")),
-                      prompt=build_prompt(question, options, self.prompt_suffix), image_fn=load,
+                      prompt=self.prompt(question, options), image_fn=load,
                       option_sentences=sentences, gt_boxes=boxes, gt_targets=targets,
                       meta={"image": row.get("image", ""), "source_category": row.get("category", "")})
