@@ -3,8 +3,8 @@
 For each family and image size, small boxes of pixels of the ORIGINAL image are changed, both images go through the
 processor and the model, and the input positions whose language-model input embeddings change are read from a hook
 on `model.model.language_model`. They must be the positions the adapter reports for the cells whose pixel boxes (its
-`GridLayout`) hold the change. The vision tower's mixing layers (attention output projections, MLP output layers)
-are zeroed in a copy of the tiny model, so every visual token depends only on its own patch (2×2 patches for
+`GridLayout`) hold the change. The vision tower's mixing layers (attention, MLP output layers) contribute zeros in a
+copy of the tiny model, so every visual token depends only on its own patch (2×2 patches for
 Qwen2.5-VL's merger); what remains is the real resizing, padding, tiling, unpadding, downsampling and packing.
 
 Tolerances, each derived from what the processor and model do (never from the adapter):
@@ -36,19 +36,40 @@ class _Captured(Exception):
     pass
 
 
+class _NoMixing(torch.nn.Module):
+    """Stands in for a vision attention module: contributes zeros to the residual stream, without computing them.
+    CLIP/SigLIP `self_attn` modules return (output, weights); Qwen2.5-VL's `attn` returns the output alone."""
+
+    def __init__(self, returns_weights: bool):
+        super().__init__()
+        self.returns_weights = returns_weights
+
+    def forward(self, hidden_states, *args, **kwargs):
+        zeros = torch.zeros_like(hidden_states)
+        return (zeros, None) if self.returns_weights else zeros
+
+
 def identity_vision_copy(model):
-    """A copy of the model whose vision encoder layers are identities: attention output projections and MLP output
-    layers zeroed (residuals carry the input through), so tokens do not mix across patches."""
+    """A copy of the model whose vision encoder layers are identities: attention replaced by zeros and MLP output
+    layers zeroed (the residuals carry the input through), so tokens do not mix across patches."""
     model = copy.deepcopy(model)
-    zeroed = 0
-    for name, module in model.named_modules():
-        if isinstance(module, torch.nn.Linear) and re.search(
-                r"(encoder\.layers|blocks)\.\d+\.(self_attn\.out_proj|mlp\.fc2|attn\.proj|mlp\.down_proj)$", name):
-            torch.nn.init.zeros_(module.weight)
-            if module.bias is not None:
-                torch.nn.init.zeros_(module.bias)
-            zeroed += 1
-    assert zeroed >= 4, "no vision encoder layers found to make identity"
+    replaced = 0
+    for name, module in list(model.named_modules()):
+        layer = re.search(r"(encoder\.layers|blocks)\.\d+$", name)
+        if not layer:
+            continue
+        for attn_name in ("self_attn", "attn"):
+            if isinstance(getattr(module, attn_name, None), torch.nn.Module):
+                setattr(module, attn_name, _NoMixing(returns_weights=attn_name == "self_attn"))
+                replaced += 1
+        for out_name in ("fc2", "down_proj"):
+            out = getattr(getattr(module, "mlp", None), out_name, None)
+            if isinstance(out, torch.nn.Linear):
+                torch.nn.init.zeros_(out.weight)
+                if out.bias is not None:
+                    torch.nn.init.zeros_(out.bias)
+                replaced += 1
+    assert replaced >= 4, "no vision encoder layers found to make identity"
     return model
 
 
@@ -106,7 +127,8 @@ def make_probe(adapter) -> Probe:
 
 def background(w: int, h: int, seed: int) -> np.ndarray:
     """Dark noise (0..119), so a changed pixel (255) differs from every original one."""
-    return np.random.default_rng(seed).integers(0, 120, (h, w, 3), dtype=np.uint8)
+    noise = np.frombuffer(np.random.default_rng(seed).bytes(h * w * 3), dtype=np.uint8)
+    return (noise % 120).reshape(h, w, 3)
 
 
 def interval_hits(lo: float, hi: float, a: float, b: float) -> bool:

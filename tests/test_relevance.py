@@ -1,11 +1,13 @@
 import pytest
 import torch
 
-from focus.relevance import clamp_layers, object_relevance, smooth_and_downsample
+from focus.relevance import Relevance, clamp_layers, object_relevance, smooth_and_downsample
 
 
-def fig7_oracle(features, x_target, x_visual, x_layer):
-    """A literal transcription of the paper's Fig. 7 pseudocode (builds the N×N matrix)."""
+def fig7_oracle(features, x_target, x_visual, x_layer, normalization="row"):
+    """A literal transcription of the paper's Fig. 7 pseudocode (builds the N×N matrix). Its normalisation line
+    `X_layer /= X_layer.sum(dim=-1)` in two readings: `row` (the comment: keepdim, each row by its own sum) and
+    `broadcast` (the line exactly as PyTorch runs it)."""
     X = torch.stack([f.double() for f in features])  # O, H, N, D
     X = torch.nn.functional.normalize(X, dim=-1)
     O, H, N, D = X.shape
@@ -17,28 +19,41 @@ def fig7_oracle(features, x_target, x_visual, x_layer):
         for layer in x_layer:
             identity = torch.eye(N, dtype=torch.float64)
             X_layer = (X[layer] + identity) / 2
-            X_layer = X_layer / X_layer.sum(dim=-1, keepdim=True)
+            if normalization == "row":
+                X_layer = X_layer / X_layer.sum(dim=-1, keepdim=True)
+            else:
+                X_layer = X_layer / X_layer.sum(dim=-1)
             pseudo_attn += X_layer[target, x_visual]
         pseudo_attn /= pseudo_attn.sum()
         object_rel_map *= pseudo_attn
     return object_rel_map / object_rel_map.sum()
 
 
+@pytest.mark.parametrize("normalization", ["row", "broadcast"])
 @pytest.mark.parametrize("heads,n,dim,n_layers,targets,layers", [
     (4, 60, 16, 6, [50], range(0, 6)),
     (2, 80, 8, 5, [70, 71, 72], range(2, 5)),  # grouped-query shape: 2 kv heads
     (8, 40, 4, 4, [35, 38], [1, 3]),  # layer subset
 ])
-def test_matches_fig7_transcription(heads, n, dim, n_layers, targets, layers):
+def test_matches_fig7_transcription(heads, n, dim, n_layers, targets, layers, normalization):
     g = torch.Generator().manual_seed(0)
     # positive-leaning features keep the row sums away from zero, as real value vectors are
     feats = [torch.randn(heads, n, dim, generator=g) + 0.5 for _ in range(n_layers)]
     visual = list(range(5, 45 if n > 45 else 30))
-    fast = object_relevance(feats, targets, visual, layers)
-    oracle = fig7_oracle(feats, targets, visual, list(layers))
+    fast = object_relevance(feats, targets, visual, layers, normalization=normalization)
+    oracle = fig7_oracle(feats, targets, visual, list(layers), normalization)
     assert fast.shape == (len(visual),)
     assert float(fast.sum()) == pytest.approx(1.0, abs=1e-5)
     torch.testing.assert_close(fast.double(), oracle, rtol=1e-4, atol=1e-9)
+    other = fig7_oracle(feats, targets, visual, list(layers), "broadcast" if normalization == "row" else "row")
+    assert (oracle - other).abs().max() > 1e-4  # the two readings really differ on these features
+
+
+def test_normalization_is_validated():
+    with pytest.raises(ValueError, match="normalization"):
+        object_relevance([torch.rand(1, 4, 2)], [3], [0, 1], [0], normalization="column")
+    with pytest.raises(ValueError, match="normalization"):
+        Relevance(normalization="rows")
 
 
 def test_target_similar_tokens_get_the_mass():
