@@ -21,6 +21,7 @@ from transformers.models.llava.image_processing_pil_llava import LlavaImageProce
 
 from ..geometry import GridLayout
 from .base import HFAdapter, check_count, image_token_positions
+from .processors import align_with_model
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ class Llava15Adapter(HFAdapter):
             log.warning("the checkpoint's image processor crops to %s px but the vision tower takes %d px; "
                         "using %d", crop.get("height"), vision.image_size, vision.image_size)
         self.processor.image_processor = llava15_image_processor(loaded, vision.image_size, bool(pad_to_square))
-        self.processor.patch_size = vision.patch_size  # image tokens per image = (S / P)², as the model counts
+        # the processor counts (S / P)² image tokens (less the CLS under "default") as the model emits them
+        align_with_model(self.processor, "patch_size", vision.patch_size, self.path)
+        align_with_model(self.processor, "vision_feature_select_strategy",
+                         self.model.config.vision_feature_select_strategy, self.path)
         self.pad_to_square = bool(pad_to_square)
         self.grid = vision.image_size // vision.patch_size  # 24 for CLIP-L/14 at 336 px
         if not self.base_resolution:
