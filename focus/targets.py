@@ -5,7 +5,7 @@ The prompt follows ZoomEye's style with our own worked examples (per dataset all
 PER TARGET: a target is type-2 (many instances) when the model marked it with a leading `all `, or when the question
 counts it — "how many X", "the number of X", "count (the) X", matched as whole words, so "country", "counter" or
 "account number" do not count — and X names the target (a shared word, plurals folded). A counting question whose X
-names no target marks every target. When nothing parses the `fallback` decides: `rules` (patterns of V*-style
+names no target marks every target, unless the model marked some. When nothing parses the `fallback` decides: `rules` (patterns of V*-style
 questions) or `whole_image` (answer on the whole image).
 """
 
@@ -143,7 +143,7 @@ def type2_targets(question: str, objects: list[str], marked: list[str] = ()) -> 
     if counted:
         counted_words = set().union(*(_words(c) for c in counted))
         by_question = {o for o in objects if _words(o) & counted_words}
-        if not by_question:  # a counting question whose counted words name no target: count them all
+        if not by_question and not marked:  # counting, but naming no target and none marked: count them all
             by_question = set(objects)
     return [o for o in objects if o in set(marked) or o in by_question]
 

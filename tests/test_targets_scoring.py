@@ -43,6 +43,7 @@ def test_rule_targets(question, objects, type2):
     ("HOW MANY red cars can you see?", ["red car"], [], ["red car"]),
     ("How many glasses are on the table?", ["glass", "table"], [], ["glass"]),
     ("How many are there?", ["apple", "tree"], [], ["apple", "tree"]),  # counts nothing named: every target
+    ("How many are there?", ["chairs", "table"], ["chairs"], ["chairs"]),  # ... unless the model marked one
     # words that contain a keyword, or use it another way, are not counting questions
     ("Which country is shown on the flag?", ["flag"], [], []),
     ("What is on the kitchen counter?", ["kitchen counter"], [], []),
