@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 NORMALIZATIONS = ("row", "broadcast")
 
 
+def check_normalization(normalization: str) -> None:
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"relevance.normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+
+
 def object_relevance(features: Sequence[torch.Tensor], target_positions: Sequence[int] | torch.Tensor,
                      visual_positions: Sequence[int] | torch.Tensor, layers: Iterable[int],
                      normalization: str = "row") -> torch.Tensor:
@@ -41,8 +46,7 @@ def object_relevance(features: Sequence[torch.Tensor], target_positions: Sequenc
     S = X Xᵀ. Only rows t of S are needed: c = X x_t over the visual tokens, and the sum of row j of (S + I)/2 is
     (<x_j, Σ_k x_k> + 1)/2, so the cost is O(targets · N · heads · head_dim) per layer instead of O(N²).
     """
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"relevance.normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    check_normalization(normalization)
     targets = torch.as_tensor(target_positions, dtype=torch.long).reshape(-1)
     visual = torch.as_tensor(visual_positions, dtype=torch.long).reshape(-1)
     layers = list(layers)
@@ -126,8 +130,7 @@ class Relevance:
                  seed: int = 0, normalization: str = "row"):
         if features not in ("values", "keys", "keys_norope", "random"):
             raise ValueError(f"relevance.features must be values, keys, keys_norope or random, got {features!r}")
-        if normalization not in NORMALIZATIONS:
-            raise ValueError(f"relevance.normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+        check_normalization(normalization)
         self.normalization = normalization
         self.features = features
         self.layers = tuple(layers)

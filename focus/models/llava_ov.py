@@ -3,10 +3,10 @@
 Geometry (transformers' `pack_image_features`): one contiguous run of image tokens = the base view (27×27 for
 SigLIP-384/14) followed by the LOCAL grid row by row, each row followed by one newline token. The local grid is
 the anyres tiles (best resolution from `image_grid_pinpoints`) unpadded to the image's aspect ratio, and bilinearly
-downsampled when it exceeds the `anyres_max_9` budget, in which case a token is no longer one patch. The layout is
-uniform over the unpadded region; SigLIP's 14-px patches cover 378 of each 384-px tile, so a cell may be off by up to
-6 resized pixels (under half a patch) at the end of a tile. FOCUS uses
-only the local tokens (not the base view, not the newlines), arranged rows × cols as the model arranged them.
+downsampled when it exceeds the `anyres_max_9` budget, in which case a token is no longer one patch. FOCUS uses
+only the local tokens (not the base view, not the newlines), arranged rows × cols as the model arranged them. The
+layout is uniform over the unpadded region; SigLIP's 14-px patches cover 378 of each 384-px tile, so a cell may be
+off by up to 6 resized pixels (under half a patch) at the end of a tile.
 With several images in one prompt the model sees only base views: that is how the final answer gets the whole
 image plus the crops (App. A.5).
 """
