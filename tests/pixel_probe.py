@@ -4,10 +4,11 @@ For each family and image size, small boxes of pixels of the ORIGINAL image are 
 processor and the model, and the input positions whose language-model input embeddings change are read from a hook
 on `model.model.language_model`. They must be the positions the adapter reports for the cells whose pixel boxes (its
 `GridLayout`) hold the change. The vision tower's mixing layers (attention, MLP output layers) contribute zeros in a
-copy of the tiny model, so every visual token depends only on its own patch (2×2 patches for
-Qwen2.5-VL's merger); what remains is the real resizing, padding, tiling, unpadding, downsampling and packing.
+copy of the tiny model, so every visual token depends only on its own patch (2×2 patches for Qwen2.5-VL's merger);
+what remains is the real resizing, padding, tiling, unpadding, downsampling and packing.
 
-Tolerances, each derived from what the processor and model do (never from the adapter):
+Tolerances, each derived from what the processor and model do (only the resize scale is read off the layout's
+region, divided by the source grid the model itself reports):
 - resizing is bicubic: a changed source pixel reaches resized pixels whose centres lie within 2·max(1, scale) source
   pixels of it, so each box is dilated by that radius (`spread`) for the set of cells that MAY change;
 - LLaVA-OneVision's 384-px tiles hold 27 patches of 14 px (378 px): the uniform layout is off by up to 6 resized px
@@ -16,7 +17,9 @@ Tolerances, each derived from what the processor and model do (never from the ad
   of its centre, so there the cells that may change are those whose centre lies within the dilated box plus 1.5
   source patches.
 The cell at whose centre a box sits MUST change. For LLaVA-1.5 and Qwen2.5-VL the may-set equals the must-set for
-every size but the tiniest, so the check is exact there: a one-cell error fails.
+every size but the tiniest (30×20, whose cells are smaller than the bicubic spread: larger boxes, bounds only), so
+the check is exact there: a one-cell error fails. For LLaVA-OneVision the may-set is wider, but a layout or position
+list one cell off still fails the must-check: the box sits mid-cell, so the neighbouring token rarely changes.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from PIL import Image
 
 ANCHORS = [(0.71, 0.33), (0.22, 0.78), (0.5, 0.5)]  # where the boxes go, as fractions of width and height
 PROMPT = "Is there a red car in the image? Answer Yes or No."
+
 
 class _Captured(Exception):
     pass
