@@ -10,7 +10,7 @@ import pytest
 
 from test_end_to_end import ROOT, focus_run, records
 
-from focus.report import pareto_front
+from focus.plots import pareto_front
 
 
 def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
