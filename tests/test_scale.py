@@ -19,6 +19,11 @@ def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
                      "hydra/launcher=submitit_local", "dataset.limit=2", "logger.wandb.mode=disabled",
                      run_dir=sweep, tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout.splitlines()  # each job's completion with its accuracy, then the sweep's block last
+    assert sorted(ln.split(" finished:")[0] for ln in out if " finished: strict " in ln) == [
+        "[focus] job 0_proposer.s_max=3", "[focus] job 1_proposer.s_max=5"]
+    assert out[-4] == f"[focus] sweep of 2 runs -> {sweep}" and out[-3].startswith("[focus]   0_proposer.s_max=3: strict")
+    assert out[-1] == f"[focus] compare them: python -m focus.report {sweep}"
     runs = sorted(p.parent for p in sweep.rglob("metrics.json"))
     assert len(runs) == 2
     assert {json.loads((r / "metrics.json").read_text())["config"]["proposer"]["s_max"] for r in runs} == {3, 5}
