@@ -4,8 +4,6 @@ figure per sample, contact sheet, no-maps message), the W&B table image (focus/p
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +12,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from test_end_to_end import ROOT, focus_run
+from test_end_to_end import focus_run
 
 from focus.plots import (CHOSEN_COLOUR, CONF_CMAP, SAMPLE_SIZE_PX, TRADEOFF_SIZE_PX, axis_range, render_sample,
                          sample_figure)
@@ -129,15 +127,14 @@ def test_sample_figure_draws_every_target_map_numbered_coloured_rois_and_the_cro
     assert render_sample(image, rec).size == SAMPLE_SIZE_PX
 
 
-def test_visualize_run_folder_pictures_contact_sheet_and_no_maps_message(tmp_path, tiny_cache):
+def test_visualize_run_folder_pictures_contact_sheet_and_no_maps_message(tmp_path, tiny_cache, capsys):
+    from focus.visualize import main as visualize
     run = tmp_path / "run"
     proc = focus_run("dataset.limit=2", "method.save_maps=true", "logger.wandb.mode=disabled", run_dir=run,
                      tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    vis = subprocess.run([sys.executable, "-m", "focus.visualize", str(run)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300)
-    assert vis.returncode == 0, vis.stderr
-    assert "kept no relevance maps" not in vis.stderr
+    assert visualize([str(run)]) == 0
+    assert "kept no relevance maps" not in capsys.readouterr().err
     pictures = sorted((run / "viz").glob("*.png"))
     assert [p.name for p in pictures] == ["synthetic-0.png", "synthetic-1.png"]
     for p in pictures:
@@ -149,8 +146,6 @@ def test_visualize_run_folder_pictures_contact_sheet_and_no_maps_message(tmp_pat
     recs = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
     (run / "samples.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k != "relevance_maps"})
                                                + "\n" for r in recs))
-    vis = subprocess.run([sys.executable, "-m", "focus.visualize", str(run), "--ids", "synthetic-1", "--out",
-                          str(tmp_path / "nomaps")], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert vis.returncode == 0, vis.stderr
-    assert "kept no relevance maps (it ran without method.save_maps=true)" in vis.stderr
+    assert visualize([str(run), "--ids", "synthetic-1", "--out", str(tmp_path / "nomaps")]) == 0
+    assert "kept no relevance maps (it ran without method.save_maps=true)" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "nomaps").glob("*.png")] == ["synthetic-1.png"]
