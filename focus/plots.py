@@ -31,6 +31,7 @@ SAMPLE_SIZE_PX = (1400, 800)
 TRADEOFF_DPI = 120
 TRADEOFF_SIZE_PX = (1080, 720)
 CAPTION_PT, CAPTION_LINE_PT = 10, 12.5  # font size and line pitch of the caption
+CAPTION_CHARS = 112  # monospace characters of CAPTION_PT that fit the caption's 70 % of the width
 MAX_TARGET_PANELS = 3  # type-2 questions may name more targets; the first ones are drawn, the caption lists all
 MAX_CROPS = 3
 CROP_COLUMN = 0.55  # width of the crops' column, relative to one target panel
@@ -65,17 +66,20 @@ def to_image(fig: Figure) -> Image.Image:
 # ---------------------------------------------------------------------------------------------- one sample
 
 
-def _final_mode(rec: dict) -> str:
+def final_input(rec: dict) -> str:
+    """What the answer was given on, from the record's `final_mode` (type1_*, type2_*, type2_fallback_*)."""
     mode = rec.get("final_mode") or "whole_image"
-    kind, _, rest = mode.partition("_")
-    return FINAL_MODES.get(rest if kind in ("type1", "type2") else mode, mode)
+    fallback = "_fallback_" in mode
+    key = mode.split("_fallback_")[-1] if fallback else mode.split("_", 1)[-1] if mode.startswith("type") else mode
+    text = FINAL_MODES.get(key, mode)
+    return text + (" (type-2 search kept no ROI above t_type2: answered as type-1)" if fallback else "")
 
 
 def _mark(ok) -> str:
     return "right" if ok else "wrong"
 
 
-def caption_lines(rec: dict, width: int = 135) -> tuple[list[str], str]:
+def caption_lines(rec: dict, width: int = CAPTION_CHARS) -> tuple[list[str], str]:
     """The caption's lines, and its verdict line (drawn in green or red)."""
     head = f"{rec.get('id')}" + (f"  ·  {rec['category']}" if rec.get("category") else "")
     lines = [head] + textwrap.wrap(f"Q: {rec.get('question', '')}", width)
@@ -85,12 +89,13 @@ def caption_lines(rec: dict, width: int = 135) -> tuple[list[str], str]:
     if rec.get("targets_failed"):
         lines.append("targets: none parsed, answered on the whole image")
     elif rec.get("targets"):
-        kind = "type-2: all instances" if rec.get("type2") else "type-1"
-        lines.append(f"targets: {', '.join(rec['targets'])} ({kind})")
+        type2 = set(rec.get("type2_targets") or (rec["targets"] if rec.get("type2") else []))
+        lines += textwrap.wrap("targets: " + ", ".join(f"{t} (type-2: all instances)" if t in type2 else t
+                                                       for t in rec["targets"]), width)
     cost = f"fp {rec.get('fp', 0)} (+{rec.get('fp_extract', 0)} extract, +{rec.get('fp_answer', 0)} answer)"
     if isinstance(rec.get("seconds"), (int, float)):
         cost += f"  ·  {rec['seconds']:.2f} s"
-    lines.append(f"{cost}  ·  answered on {_final_mode(rec)}")
+    lines += textwrap.wrap(f"{cost}  ·  answered on {final_input(rec)}", width)
     prediction = rec.get("prediction")
     if isinstance(prediction, str) and len(prediction) > 60:
         prediction = prediction[:59] + "…"
@@ -127,8 +132,9 @@ def _target_panel(fig, ax, image, target, rois, rel_map, gt_boxes, chosen) -> No
         grid = np.asarray(rel_map["grid"], dtype=np.float64)
         x0, y0, x1, y1 = rel_map["layout"]["region"]
         ratio = grid * grid.size / max(grid.sum(), 1e-12)  # relevance ÷ the map's mean: 1 = uniform
+        # the scale starts at 0 and spans at least 0..2, so a flat map (all 1) does not look like a strong one
         heat = ax.imshow(ratio, extent=(x0, x1, y1, y0), cmap=HEAT_CMAP, alpha=HEAT_ALPHA, interpolation="nearest",
-                         zorder=2)
+                         vmin=0.0, vmax=max(2.0, float(ratio.max())), zorder=2)
         ax.set_xlim(0, w)
         ax.set_ylim(h, 0)
         cax = ax.inset_axes([1.015, 0.0, 0.025, 1.0])  # as tall as the image, whatever its aspect

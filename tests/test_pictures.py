@@ -14,8 +14,8 @@ from PIL import Image
 
 from test_end_to_end import focus_run
 
-from focus.plots import (CHOSEN_COLOUR, CONF_CMAP, SAMPLE_SIZE_PX, TRADEOFF_SIZE_PX, axis_range, render_sample,
-                         sample_figure)
+from focus.plots import (CHOSEN_COLOUR, CONF_CMAP, SAMPLE_SIZE_PX, TRADEOFF_SIZE_PX, axis_range, caption_lines,
+                         render_sample, sample_figure)
 from focus.report import collect, main as report_main, model_name, point_labels
 
 LLAVA = {"name": "llava-hf/llava-1.5-7b-hf", "family": "llava15"}
@@ -125,6 +125,19 @@ def test_sample_figure_draws_every_target_map_numbered_coloured_rois_and_the_cro
     fig.savefig(os.devnull, format="png")  # draws without error
     assert render_sample(image, rec, max_side=700).size == (700, 400)
     assert render_sample(image, rec).size == SAMPLE_SIZE_PX
+
+
+def test_caption_names_type2_targets_and_what_was_answered_on():
+    rec = {**two_target_record(), "type2_targets": ["red car"], "final_mode": "type2_fallback_union",
+           "prediction": "I think (A)", "strict": False, "lenient": True}
+    lines, verdict = caption_lines(rec)
+    assert lines[:3] == ["q7  ·  spatial", "Q: Is the cup left of the red car?", "(A) yes   (B) no"]
+    assert lines[3] == "targets: cup, red car (type-2: all instances)"
+    assert " ".join(lines[4:]) == ("fp 6 (+1 extract, +1 answer)  ·  0.70 s  ·  answered on the union box of the "
+                                   "targets' best ROIs (type-2 search kept no ROI above t_type2: answered as type-1)")
+    assert all(len(line) <= 112 for line in lines)
+    assert verdict == "prediction: 'I think (A)'   label: B   strict: wrong   lenient: right"
+    assert caption_lines({**rec, "final_mode": "type1_canvas"})[0][4].endswith("the crops pasted on one canvas")
 
 
 def test_visualize_run_folder_pictures_contact_sheet_and_no_maps_message(tmp_path, tiny_cache, capsys):
