@@ -1,8 +1,13 @@
-"""`python -m focus.report <run or sweep folder>`: an offline table and Pareto plot from run folders (design 7).
+"""`python -m focus.report <run or sweep folder>`: tables and trade-off plots from run folders (design sections 1, 7).
 
-Reads every `metrics.json` under the folder (no W&B needed) and writes `report.md`, `report.csv` (one row per run:
-overrides, accuracy under each scoring protocol, per-category accuracy, mean fp, seconds, memory) and `pareto.png`
-(strict accuracy vs mean fp, one series per method, the Pareto front marked), then prints the table.
+Reads every `metrics.json` under the folder (no W&B needed) and writes
+- `report.md` / `report.csv`: one row per run -- its overrides, method, model (`model.name`: the checkpoint, or the
+  tiny model's name), dataset, accuracy under each scoring protocol, mean fp, seconds, memory, V* recall;
+- `report_categories.csv` (and a section of report.md): accuracy per category under each protocol, per run;
+- `pareto.png`: strict accuracy vs mean forward passes (paper Fig. 3 / Table 10) and `accuracy_vs_seconds.png`:
+  strict accuracy vs seconds per question; one series per method/model/dataset, each point labelled with the
+  overrides that distinguish its run, the Pareto front of each series drawn (focus/plots.py);
+then prints the tables.
 
 `--rescore` first recomputes every run's `metrics.json` from its `samples.jsonl` (the scoring of focus/scoring/), with
 no model: runs made before a scoring change, or on another machine, get today's protocols.
@@ -16,39 +21,57 @@ import json
 import sys
 from pathlib import Path
 
+from .plots import tradeoff_plot
 from .records import read_records, write_json
-from .scoring import BENCHMARKS, summarise
+from .scoring import BENCHMARKS, PROTOCOLS, summarise
 
 
 def find_runs(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.rglob("metrics.json"))
 
 
-def run_overrides(run: Path, root: Path) -> str:
+IGNORED_OVERRIDES = ("run_dir=", "tiny_cache_dir=", "logger.", "hydra")
+
+
+def override_items(run: Path) -> list[str] | None:
+    """The run's command-line overrides (Hydra's .hydra/overrides.yaml) that change results, or None without it."""
     overrides = run / ".hydra" / "overrides.yaml"
-    if overrides.exists():
-        import yaml
-        items = [o for o in (yaml.safe_load(overrides.read_text()) or [])
-                 if not o.startswith(("run_dir=", "tiny_cache_dir=", "logger.", "hydra"))]
-        if items:
-            return " ".join(items)
+    if not overrides.exists():
+        return None
+    import yaml
+    return [o for o in (yaml.safe_load(overrides.read_text()) or []) if not o.startswith(IGNORED_OVERRIDES)]
+
+
+def run_overrides(run: Path, root: Path) -> str:
+    items = override_items(run)
+    if items:
+        return " ".join(items)
     return str(run.relative_to(root)) if run != root else run.name
 
 
+def model_name(config: dict) -> str | None:
+    """`model.name` of the run's config; for runs made before that key: tiny_<family>, the checkpoint, the family."""
+    model = config.get("model") or {}
+    if model.get("name"):
+        return str(model["name"])
+    if model.get("tiny"):
+        return f"tiny_{model.get('family')}"
+    return model.get("path") or model.get("family")
+
+
 def collect(root: Path) -> list[dict]:
+    """One row per run folder under `root` (sorted by path); `_overrides` and `_categories` are not table columns."""
     rows = []
-    for run in find_runs(root):
+    for number, run in enumerate(find_runs(root), 1):
         m = json.loads((run / "metrics.json").read_text())
-        row = {"run": run_overrides(run, root), "method": m.get("method"),
-               "model": (m.get("config") or {}).get("model", {}).get("family"),
-               "dataset": (m.get("config") or {}).get("dataset", {}).get("name"), "n": m.get("n"),
+        config = m.get("config") or {}
+        row = {"#": number, "run": run_overrides(run, root), "method": m.get("method"), "model": model_name(config),
+               "dataset": (config.get("dataset") or {}).get("name"), "n": m.get("n"),
                "errors": m.get("errors"), "acc_strict": m.get("accuracy_strict"),
                "acc_lenient": m.get("accuracy_lenient"), "acc_lmms_eval": m.get("accuracy_lmms_eval"),
                "acc_vlmevalkit": m.get("accuracy_vlmevalkit"), "mean_fp": m.get("mean_fp"),
                "mean_seconds": m.get("mean_seconds"), "peak_memory_gb": m.get("mean_peak_memory_gb"),
-               "recall": m.get("recall")}
-        for cat, c in (m.get("per_category") or {}).items():
-            row[f"strict[{cat}]"] = c.get("strict")
+               "recall": m.get("recall"), "_overrides": override_items(run), "_categories": m.get("per_category") or {}}
         rows.append(row)
     return rows
 
@@ -59,56 +82,86 @@ def _fmt(v) -> str:
     return f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
-def write_table(rows: list[dict], out: Path) -> str:
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    with (out / "report.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
+def _markdown(rows: list[dict], cols: list[str]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
-    text = "\n".join(lines)
-    (out / "report.md").write_text("# focus report\n\nAccuracy over all samples (errors count wrong): strict = exact "
-                                   "letter (paper protocol); lenient = the focus reading of free-form answers; "
-                                   "lmms_eval / vlmevalkit = those harnesses' rules (judge-free). fp = visual-search "
-                                   "forward passes (App. A.2).\n\n" + text + "\n")
-    return text
+    return "\n".join(lines)
 
 
-def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Points not dominated by another with fewer (or equal) fp and higher (or equal) accuracy."""
-    front, best = [], float("-inf")
-    for fp, acc in sorted(points, key=lambda p: (p[0], -p[1])):
-        if acc > best:
-            front.append((fp, acc))
-            best = acc
-    return front
+def _csv(rows: list[dict], cols: list[str], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
 
 
-def plot_pareto(rows: list[dict], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def category_rows(rows: list[dict]) -> list[dict]:
+    """One row per (run, category): n and the accuracy under each protocol (errors counted wrong)."""
+    return [{"#": r["#"], "model": r["model"], "dataset": r["dataset"], "category": cat or "-", "n": c.get("n"),
+             **{p: c.get(p) for p in PROTOCOLS}} for r in rows for cat, c in r["_categories"].items()]
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    series: dict = {}
-    for r in rows:
-        if r["acc_strict"] is not None:
-            series.setdefault(f'{r["method"]} ({r["model"]}, {r["dataset"]})', []).append(
-                (r["mean_fp"] or 0.0, r["acc_strict"]))
-    for label, pts in series.items():
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], label=label)
-        front = pareto_front(pts)
-        ax.plot([p[0] for p in front], [p[1] for p in front], linestyle="--")
-    ax.set_xlabel("mean forward passes of the visual search (fp)")
-    ax.set_ylabel("accuracy, strict [%]")
-    ax.set_title("accuracy vs forward passes")
-    ax.grid(alpha=0.3)
-    if series:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+
+def write_table(rows: list[dict], out: Path) -> str:
+    """report.md / report.csv (one row per run) and report_categories.csv; returns the text to print."""
+    cols = [c for c in dict.fromkeys(k for r in rows for k in r) if not c.startswith("_")]
+    _csv(rows, cols, out / "report.csv")
+    cats = category_rows(rows)
+    cat_cols = ["#", "model", "dataset", "category", "n", *PROTOCOLS]
+    _csv(cats, cat_cols, out / "report_categories.csv")
+    text = _markdown(rows, cols)
+    cat_text = _markdown(cats, cat_cols)
+    (out / "report.md").write_text(
+        "# focus report\n\nAccuracy over all samples (errors count wrong): strict = exact letter (paper protocol); "
+        "lenient = the focus reading of free-form answers; lmms_eval / vlmevalkit = those harnesses' rules "
+        "(judge-free). fp = visual-search forward passes (App. A.2).\n\n" + text +
+        "\n\n## Per category\n\nAccuracy [%] per category under each protocol; # is the run's row above.\n\n"
+        + cat_text + "\n\n![accuracy vs forward passes](pareto.png)\n\n"
+        "![accuracy vs seconds per question](accuracy_vs_seconds.png)\n")
+    return text + "\n\nper category (# = run row above):\n" + cat_text
+
+
+def series_name(row: dict) -> str:
+    model = Path(str(row["model"])).name if row.get("model") else "?"
+    return f'{row["method"]} · {model} · {row["dataset"]}'
+
+
+def point_labels(rows: list[dict]) -> list[str]:
+    """Per run, the overrides that tell it apart from the other runs of its series (same method, model, dataset):
+    `key=value` for each key whose value is not the same in all of them, keyed by its last dotted part unless two
+    such keys share it. A run without an override for such a key shows `key=default`."""
+    labels = [""] * len(rows)
+    for name in dict.fromkeys(series_name(r) for r in rows):
+        members = [i for i, r in enumerate(rows) if series_name(r) == name]
+        if len(members) < 2:
+            continue
+        if any(rows[i]["_overrides"] is None for i in members):  # no Hydra record: the run folder names it
+            for i in members:
+                labels[i] = rows[i]["run"]
+            continue
+        parsed = {i: dict(o.split("=", 1) if "=" in o else (o, "") for o in rows[i]["_overrides"]) for i in members}
+        keys = list(dict.fromkeys(k for i in members for k in parsed[i]))
+        varying = [k for k in keys if len({parsed[i].get(k, "default") for i in members}) > 1]
+        short = {k: k.rsplit(".", 1)[-1].lstrip("+~") for k in varying}
+        clash = {v for v in short.values() if list(short.values()).count(v) > 1}
+        for i in members:
+            labels[i] = ", ".join(f"{k if short[k] in clash else short[k]}={parsed[i].get(k, 'default')}"
+                                  for k in varying)
+    return labels
+
+
+def plot_tradeoffs(rows: list[dict], out: Path) -> dict[str, list[str]]:
+    """pareto.png (accuracy vs mean fp) and accuracy_vs_seconds.png; returns each file's point labels."""
+    labels = point_labels(rows)
+    drawn = {}
+    for file, key, x_label, title, min_span in (
+            ("pareto.png", "mean_fp", "mean forward passes of the visual search per question (fp, App. A.2)",
+             "accuracy vs forward passes", 1.0),
+            ("accuracy_vs_seconds.png", "mean_seconds", "mean seconds per question (wall time, whole pipeline)",
+             "accuracy vs time", 0.1)):
+        points = [{"series": series_name(r), "x": r[key], "y": r["acc_strict"], "label": label}
+                  for r, label in zip(rows, labels)]
+        drawn[file] = tradeoff_plot(points, out / file, x_label, title, min_span)
+    return drawn
 
 
 def rescore(root: Path, benchmark: str | None = None) -> list[Path]:
@@ -164,8 +217,9 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else root
     out.mkdir(parents=True, exist_ok=True)
     print(write_table(rows, out))
-    plot_pareto(rows, out / "pareto.png")
-    print(f"\nwrote {out / 'report.md'}, {out / 'report.csv'}, {out / 'pareto.png'}")
+    plot_tradeoffs(rows, out)
+    print("\nwrote " + ", ".join(str(out / f) for f in ("report.md", "report.csv", "report_categories.csv",
+                                                          "pareto.png", "accuracy_vs_seconds.png")))
     return 0
 
 

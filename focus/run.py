@@ -48,7 +48,9 @@ def _fail(message: str) -> None:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> int:
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    from .console import quiet_libraries
     from .runner import run
+    quiet_libraries()
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     try:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
-from tqdm import tqdm
 
 from . import FocusError
 from .config import build
+from .console import Progress, once_per_run, print_summary, shard_size
 from .records import RecordWriter, merge_shards, read_records, write_json
-from .scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
+from .scoring import BENCHMARKS, score_record, summarise
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ def process_sample(sample, method, adapter, device, benchmark: str) -> dict:
 def run(cfg, run_dir: str | os.PathLike) -> int:
     """Run one configuration into `run_dir`. Returns the exit status (1 if any sample failed)."""
     run_dir = Path(run_dir)
+    once_per_run()
     dist = DistInfo()
     dataset, method = validate(cfg)
     logger = build(cfg.logger, _recursive_=False, run_dir=str(run_dir), run_config=OmegaConf.to_container(cfg, resolve=True),
@@ -153,18 +154,23 @@ def run(cfg, run_dir: str | os.PathLike) -> int:
         adapter = build(cfg.model.adapter, **model_kwargs)
         merged = run_dir / "samples.jsonl"
         own = merged if dist.world == 1 else run_dir / "shards" / f"samples.rank{dist.rank}.jsonl"
-        done = {r["id"] for r in read_records(merged) + (read_records(own) if own != merged else [])
-                if not (cfg.run.retry_errors and r.get("error"))}
+        kept = [r for r in read_records(merged) + (read_records(own) if own != merged else [])
+                if not (cfg.run.retry_errors and r.get("error"))]
+        done = {r["id"] for r in kept}
         writer = RecordWriter(own)
+        progress = Progress(shard_size(dataset.size(), dist.rank, dist.world),
+                            kept if dist.world == 1 else [r for r in read_records(own) if r["id"] in done],
+                            dist.rank, dist.world, enabled=dist.rank == 0)
         try:
-            bar = tqdm(dataset, desc=f"focus[{dist.rank}/{dist.world}]", disable=dist.rank != 0 and dist.world > 1)
-            for index, sample in enumerate(bar):
-                if index % dist.world != dist.rank or sample.id in done:
-                    continue
-                rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark)
-                writer.write(rec)
-                if logger is not None:
-                    logger.log_sample(rec, sample)
+            with progress:
+                for index, sample in enumerate(dataset):
+                    if index % dist.world != dist.rank or sample.id in done:
+                        continue
+                    rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark)
+                    writer.write(rec)
+                    progress.update(rec)
+                    if logger is not None:
+                        logger.log_sample(rec, sample)
         finally:
             writer.close()
         dist.barrier()
@@ -172,10 +178,12 @@ def run(cfg, run_dir: str | os.PathLike) -> int:
             return 0
         if dist.world > 1:
             merge_shards(sorted((run_dir / "shards").glob("samples.rank*.jsonl")), merged)
-        metrics = write_metrics(cfg, run_dir, read_records(merged))
-        print_summary(metrics, run_dir)
+        records = read_records(merged)
+        metrics = write_metrics(cfg, run_dir, records)
         status = 1 if metrics["errors"] else 0
         logger.log_summary(metrics)
+        logger.finish(status)  # W&B's own closing lines come before the summary, which ends the output
+        print_summary(metrics, run_dir, records, logger.sync_note())
         return status
     finally:
         if logger is not None:
@@ -190,28 +198,3 @@ def write_metrics(cfg, run_dir: Path, records: list[dict]) -> dict:
     write_json(run_dir / "metrics.json", metrics)
     return metrics
 
-
-def fmt(v) -> str:
-    return "n/a" if v is None else f"{v:.2f}"
-
-
-PROTOCOL_NAMES = {"strict": "strict (exact letter, paper protocol)", "lenient": "lenient (focus rule)",
-                  "lmms_eval": "lmms-eval", "vlmevalkit": "VLMEvalKit (exact matching)"}
-
-
-def print_summary(metrics: dict, run_dir) -> None:
-    judge = metrics["needs_judge"]
-    lines = [f"[focus] {metrics['n']} samples ({metrics['errors']} errors, counted wrong) -> {run_dir}",
-             "[focus] accuracy over all samples: " + " | ".join(
-                 f"{PROTOCOL_NAMES[p]}: {fmt(metrics[f'accuracy_{p}'])}%" for p in PROTOCOLS)
-             + f" (left to a judge, counted wrong: lmms-eval {judge['lmms_eval']}, VLMEvalKit {judge['vlmevalkit']})"]
-    for cat, m in metrics["per_category"].items():
-        lines.append(f"[focus]   {cat or '-'}: " + " ".join(f"{p} {fmt(m[p])}%" for p in PROTOCOLS) + f" (n={m['n']})")
-    if "hrbench_cycle_avg" in metrics:
-        lines.append("[focus] HR-Bench cycle-averaged (official rule): " + " ".join(
-            f"{p} {fmt(metrics['hrbench_cycle_avg'][p]['overall'])}%" for p in PROTOCOLS))
-    if "recall" in metrics:
-        lines.append(f"[focus] V* recall (GT box >= 50% covered by an examined ROI): {fmt(metrics['recall'])}%")
-    lines.append(f"[focus] mean fp {fmt(metrics['mean_fp'])} (extract {fmt(metrics['mean_fp_extract'])}, answer "
-                 f"{fmt(metrics['mean_fp_answer'])}), mean seconds {fmt(metrics['mean_seconds'])}")
-    print("\n".join(lines), flush=True)

@@ -1,76 +1,115 @@
-"""Per-sample pictures: the relevance map as a heat-map overlay, proposed ROIs (thin) and chosen ROIs (thick)
-(issue 6 item 6). `python -m focus.visualize <run folder> [--ids a b] [--limit n]` writes PNGs under
-<run folder>/viz from samples.jsonl; maps are drawn when the run was made with `method.save_maps=true`."""
+"""`python -m focus.visualize <run folder> [--ids a b] [--limit n]`: one picture per sample and a contact sheet.
+
+Writes `<run>/viz/<id>.png` (focus/plots.py `sample_figure`: caption with question, targets, prediction and label;
+each target's relevance map as a heat map with its colour bar; ROIs numbered by rank and coloured by existence
+confidence; the chosen crop(s) beside) and `<run>/viz/index.html`, a page with every picture. Relevance maps exist
+only in runs made with `method.save_maps=true`; without them the pictures show ROIs and crops, and the command says
+so. Images are read again from the run's dataset (its config is in metrics.json or .hydra/config.yaml).
+"""
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
+import re
+import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw
-
-from .geometry import GridLayout
+from .plots import SAMPLE_SIZE_PX, sample_figure, save
 from .records import read_records
 
-
-def heat_overlay(image: Image.Image, grid, layout: dict, alpha: float = 0.45) -> Image.Image:
-    lay = GridLayout(**{k: tuple(v) if isinstance(v, list) else v for k, v in layout.items()})
-    arr = np.asarray(grid, dtype=np.float32)
-    arr = (arr - arr.min()) / (np.ptp(arr) + 1e-12)
-    heat = np.zeros(arr.shape + (3,), dtype=np.uint8)
-    heat[..., 0] = (255 * arr).astype(np.uint8)
-    heat[..., 2] = (255 * (1 - arr)).astype(np.uint8)
-    x0, y0, x1, y1 = lay.region
-    heat_img = Image.fromarray(heat).resize((max(1, round(x1 - x0)), max(1, round(y1 - y0))), Image.NEAREST)
-    layer = Image.new("RGB", image.size)
-    layer.paste(heat_img, (round(x0), round(y0)))
-    return Image.blend(image, layer, alpha)
+NO_MAPS = ("{run} kept no relevance maps (it ran without method.save_maps=true): the pictures show ROIs and crops "
+           "only. For heat maps, run again with method.save_maps=true (e.g. into a new run_dir).")
 
 
-def render_sample(image: Image.Image, rec: dict, max_side: int = 1024) -> Image.Image:
-    out = image.convert("RGB")
-    for target, m in (rec.get("relevance_maps") or {}).items():
-        out = heat_overlay(out, m["grid"], m["layout"])
-        break  # the first target's map; ROIs of all targets are drawn below
-    draw = ImageDraw.Draw(out)
-    w = max(2, round(max(out.size) / 400))
-    for rois in (rec.get("rois") or {}).values():
-        for r in rois:
-            if r.get("box"):
-                draw.rectangle(r["box"], outline=(255, 255, 0), width=w)
-    for b in rec.get("chosen_boxes") or []:
-        draw.rectangle(b, outline=(0, 255, 0), width=3 * w)
-    for b in rec.get("gt_boxes") or []:
-        draw.rectangle(b, outline=(255, 0, 0), width=w)
-    scale = max_side / max(out.size)
-    if scale < 1:
-        out = out.resize((round(out.size[0] * scale), round(out.size[1] * scale)), Image.BILINEAR)
-    return out
+def run_config(run_dir: Path) -> dict:
+    metrics = run_dir / "metrics.json"
+    if metrics.exists():
+        return json.loads(metrics.read_text())["config"]
+    hydra_cfg = run_dir / ".hydra" / "config.yaml"
+    if hydra_cfg.exists():
+        import yaml
+        return yaml.safe_load(hydra_cfg.read_text())
+    raise FileNotFoundError(f"{run_dir} holds neither metrics.json nor .hydra/config.yaml: not a run folder")
+
+
+def file_name(sample_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(sample_id)) + ".png"
+
+
+def contact_sheet(entries: list[tuple[str, dict]], out_dir: Path, title: str) -> Path:
+    """`index.html` in `out_dir`: every picture (file name, record) with a one-line caption, in order."""
+    rows = []
+    for name, rec in entries:
+        verdict = "right" if rec.get("strict") else "wrong"
+        cap = (f"{rec['id']}: prediction {rec.get('prediction')!r}, label {rec.get('label')} (strict {verdict}), "
+               f"fp {rec.get('fp', 0)}")
+        rows.append(f'<figure><a href="{html.escape(name)}"><img src="{html.escape(name)}" loading="lazy" '
+                    f'width="{SAMPLE_SIZE_PX[0]}" height="{SAMPLE_SIZE_PX[1]}" alt="{html.escape(str(rec["id"]))}">'
+                    f'</a><figcaption>{html.escape(cap)}</figcaption></figure>')
+    page = (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
+            "body{font-family:sans-serif;margin:1em} img{max-width:100%;height:auto;border:1px solid #ccc} "
+            "figure{margin:0 0 2em 0} figcaption{font-family:monospace}</style></head><body>\n"
+            f"<h1>{html.escape(title)}</h1>\n<p>{len(entries)} samples. Click a picture for full size.</p>\n"
+            + "\n".join(rows) + "\n</body></html>\n")
+    path = out_dir / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m focus.visualize", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m focus.visualize", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir")
-    parser.add_argument("--ids", nargs="*", default=None)
-    parser.add_argument("--limit", type=int, default=8)
+    parser.add_argument("--ids", nargs="*", default=None, help="sample ids to draw (default: the first --limit)")
+    parser.add_argument("--limit", type=int, default=8, help="samples to draw when --ids is not given")
+    parser.add_argument("--out", default=None, help="output folder (default: <run>/viz)")
     args = parser.parse_args(argv)
-    from .config import build
-    from omegaconf import OmegaConf
     run_dir = Path(args.run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    dataset = build(OmegaConf.create(metrics["config"]["dataset"]["loader"]))
-    wanted = [r for r in read_records(run_dir / "samples.jsonl") if not r.get("error")
-              and (args.ids is None or r["id"] in args.ids)][:args.limit]
+    records = read_records(run_dir / "samples.jsonl")
+    if not records:
+        print(f"focus.visualize: no records in {run_dir / 'samples.jsonl'}", file=sys.stderr)
+        return 2
+    try:
+        config = run_config(run_dir)
+    except FileNotFoundError as exc:
+        print(f"focus.visualize: {exc}", file=sys.stderr)
+        return 2
+    failed = [r["id"] for r in records if r.get("error")]
+    wanted = [r for r in records if not r.get("error") and (args.ids is None or r["id"] in args.ids)]
+    if args.ids is None:
+        wanted = wanted[:args.limit]
+    if failed:
+        print(f"focus.visualize: skipping {len(failed)} failed sample(s) (no picture to draw): "
+              f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}", file=sys.stderr)
+    if not wanted:
+        print("focus.visualize: no sample to draw", file=sys.stderr)
+        return 2
+    if not any(r.get("relevance_maps") for r in wanted):
+        print("focus.visualize: " + NO_MAPS.format(run=run_dir), file=sys.stderr)
+    from omegaconf import OmegaConf
+
+    from .config import build
+    dataset = build(OmegaConf.create(config["dataset"]["loader"]))
     by_id = {r["id"]: r for r in wanted}
-    out_dir = run_dir / "viz"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = Path(args.out) if args.out else run_dir / "viz"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    drawn = {}
     for sample in dataset:
-        if sample.id in by_id:
-            path = out_dir / f"{sample.id}.png"
-            render_sample(sample.load_image(), by_id[sample.id]).save(path)
-            print(path)
+        if sample.id in by_id and sample.id not in drawn:
+            name = file_name(sample.id)
+            fig = sample_figure(sample.load_image(), by_id[sample.id])
+            print(save(fig, out_dir / name))
+            drawn[sample.id] = name
+            if len(drawn) == len(by_id):
+                break
+    missing = [i for i in by_id if i not in drawn]
+    if missing:
+        print(f"focus.visualize: {len(missing)} id(s) not found in the run's dataset: {', '.join(missing[:10])}",
+              file=sys.stderr)
+    sheet = contact_sheet([(drawn[i], by_id[i]) for i in by_id if i in drawn], out_dir, f"focus samples: {run_dir}")
+    print(sheet)
     return 0
 
 

@@ -103,6 +103,7 @@ def test_resume_after_interruption(tmp_path, tiny_cache):
     first = (run / "samples.jsonl").read_text()
     proc = focus_run("logger.wandb.mode=disabled", run_dir=run, tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "[focus] resuming: 3/8 done, 5 to go" in proc.stdout and "| 8/8 [" in proc.stderr
     assert (run / "samples.jsonl").read_text().startswith(first)  # nothing already written is lost
     ids = [r["id"] for r in records_tolerant(run)]
     assert sorted(ids) == sorted(f"synthetic-{i}" for i in range(8)) and len(ids) == len(set(ids))

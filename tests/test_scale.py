@@ -10,7 +10,7 @@ import pytest
 
 from test_end_to_end import ROOT, focus_run, records
 
-from focus.report import pareto_front
+from focus.plots import pareto_front
 
 
 def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
@@ -19,6 +19,13 @@ def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
                      "hydra/launcher=submitit_local", "dataset.limit=2", "logger.wandb.mode=disabled",
                      run_dir=sweep, tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout.splitlines()  # each job's completion with its accuracy, then the sweep's block last
+    jobs = ["0_dataset=synthetic,model=tiny_llava15,proposer.s_max=3",
+            "1_dataset=synthetic,model=tiny_llava15,proposer.s_max=5"]
+    assert sorted(ln.split(" finished:")[0] for ln in out if " finished: strict " in ln) == [
+        f"[focus] job {job}" for job in jobs]
+    assert out[-4] == f"[focus] sweep of 2 runs -> {sweep}" and out[-3].startswith(f"[focus]   {jobs[0]}: strict")
+    assert out[-1] == f"[focus] compare them: python -m focus.report {sweep}"
     runs = sorted(p.parent for p in sweep.rglob("metrics.json"))
     assert len(runs) == 2
     assert {json.loads((r / "metrics.json").read_text())["config"]["proposer"]["s_max"] for r in runs} == {3, 5}

@@ -131,6 +131,18 @@ class Dataset:
     def samples(self) -> Iterator[Sample]:
         raise NotImplementedError
 
+    def count(self, stop: int | None = None) -> int | None:
+        """How many samples `samples()` yields, found without decoding an image (None: unknown). May stop counting
+        at `stop`."""
+        return None
+
+    def size(self) -> int | None:
+        """Samples a run takes (`limit` applied), for the progress bar; None when the dataset cannot tell."""
+        n = self.count(stop=self.limit)
+        if n is None:
+            return self.limit
+        return n if self.limit is None else min(n, self.limit)
+
     def __iter__(self) -> Iterator[Sample]:
         for i, sample in enumerate(self.samples()):
             if self.limit is not None and i >= self.limit:

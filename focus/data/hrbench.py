@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .base import Dataset, Sample, decode_base64_image
 from .hub import resolve_local_or_hub
-from .tabular import iter_rows, letter_columns
+from .tabular import count_rows, iter_rows, letter_columns
 
 CATEGORY_NAMES = {"single": "FSP", "cross": "FCP"}
 
@@ -24,6 +24,9 @@ class HRBench(Dataset):
         super().__init__(limit, prompt_style, benchmark)
         self.file = resolve_local_or_hub(path, hub_id, kind="file", filename=hub_file)
         self.prompt_suffix = prompt_suffix
+
+    def count(self, stop=None) -> int:
+        return count_rows(self.file, stop)
 
     def samples(self):
         for n, row in enumerate(iter_rows(self.file)):

@@ -12,7 +12,7 @@ import re
 
 from .base import Dataset, Sample, decode_base64_image, open_image_bytes
 from .hub import resolve_local_or_hub
-from .tabular import iter_rows, letter_columns
+from .tabular import count_rows, iter_rows, letter_columns
 
 
 def parse_options(value) -> list[str]:
@@ -36,12 +36,19 @@ class MMERealWorldLite(Dataset):
         self.source = resolve_local_or_hub(path, hub_id, kind="folder")
         self.prompt_suffix = prompt_suffix
 
-    def samples(self):
+    def tables(self):
+        """The file, or the folder of tables (the hub snapshot keeps its parquet files one level down)."""
         source = self.source
         if source.is_dir() and not list(source.glob("*.parquet")) + list(source.glob("*.tsv")):
             nested = sorted(source.rglob("*.parquet"))
             source = nested[0].parent if nested else source
-        for n, row in enumerate(iter_rows(source)):
+        return source
+
+    def count(self, stop=None) -> int:
+        return count_rows(self.tables(), stop)
+
+    def samples(self):
+        for n, row in enumerate(iter_rows(self.tables())):
             if "multi-choice options" in row:
                 options = parse_options(row.get("multi-choice options"))
             else:

@@ -64,6 +64,9 @@ class SyntheticDataset(Dataset):
         super().__init__(limit, prompt_style, benchmark)
         self.num_samples, self.seed, self.prompt_suffix = num_samples, seed, prompt_suffix
 
+    def count(self, stop=None) -> int:
+        return self.num_samples
+
     def samples(self):
         for i in range(self.num_samples):
             scene_seed = self.seed * 100003 + i

@@ -18,10 +18,14 @@ from pathlib import Path
 PARQUET_READ_BUFFER = 1 << 20
 
 
+def table_files(path: Path) -> list[Path]:
+    """The .parquet and .tsv files of a folder, in order, or the one file `path`."""
+    return sorted(path.glob("*.parquet")) + sorted(path.glob("*.tsv")) if path.is_dir() else [path]
+
+
 def iter_rows(path: Path, columns: list[str] | None = None):
     """Yield dict rows from a .parquet (row batches of 1, streamed by page) or a .tsv/.csv file (line by line)."""
-    files = sorted(path.glob("*.parquet")) + sorted(path.glob("*.tsv")) if path.is_dir() else [path]
-    for file in files:
+    for file in table_files(path):
         if file.suffix == ".parquet":
             import pyarrow.parquet as pq
             pf = pq.ParquetFile(file, buffer_size=PARQUET_READ_BUFFER, pre_buffer=False)
@@ -33,6 +37,29 @@ def iter_rows(path: Path, columns: list[str] | None = None):
             delim = "\t" if file.suffix in (".tsv", ".txt") else ","
             with file.open(encoding="utf-8", newline="") as f:
                 yield from csv.DictReader(f, delimiter=delim)
+
+
+def count_rows(path: Path, stop: int | None = None) -> int:
+    """Rows `iter_rows(path)` yields, without decoding them: parquet from the file footers; TSV/CSV by parsing
+    (quoted line breaks counted right), ending early once `stop` rows are counted."""
+    total = 0
+    for file in table_files(path):
+        if stop is not None and total >= stop:
+            break
+        if file.suffix == ".parquet":
+            import pyarrow.parquet as pq
+            total += pq.ParquetFile(file).metadata.num_rows
+            continue
+        csv.field_size_limit(sys.maxsize)
+        delim = "\t" if file.suffix in (".tsv", ".txt") else ","
+        with file.open(encoding="utf-8", newline="") as f:
+            reader = csv.reader(f, delimiter=delim)
+            next(reader, None)  # header
+            for _ in reader:
+                total += 1
+                if stop is not None and total >= stop:
+                    break
+    return total
 
 
 def letter_columns(row: dict) -> list[str]:

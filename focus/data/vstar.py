@@ -91,6 +91,10 @@ class VStarBench(Dataset):
         self.root = self.questions.parent
         self.prompt_suffix = prompt_suffix
 
+    def count(self, stop=None) -> int:
+        with self.questions.open(encoding="utf-8") as f:
+            return sum(1 for line in f if line.strip())
+
     def samples(self):
         with self.questions.open(encoding="utf-8") as f:
             for n, line in enumerate(f):

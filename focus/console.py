@@ -1,0 +1,282 @@
+"""What a run prints: the progress bar, each warning once, and the summary that ends the output (design sections 1, 7).
+
+- `Progress`: one bar per run over this rank's share of the samples (`dataset.limit` and the rank's shard counted),
+  with samples/s and ETA from tqdm, a "resuming: 37/120 done" line when finished samples are skipped, and the running
+  accuracy (strict and lenient, errors counted wrong, as in metrics.json) and mean fp in the bar's postfix.
+- `once_per_run()`: every logged warning and every Python warning is shown once per run, whatever its source (a
+  layer-range clamp logged on every sample is printed the first time only).
+- `print_summary`: the last block a run prints (W&B is finished, and quiet, before it): accuracies under each
+  scoring protocol, per category, failed ids with their one-line errors, and the `wandb sync` command for offline runs.
+- `SweepProgress`: a Hydra callback; in a multirun whose jobs run elsewhere (submitit, local or SLURM) it prints each
+  job's accuracy as the job finishes, and at the end of every multirun one line per job and the report command.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from .scoring import PROTOCOLS
+
+PROTOCOL_NAMES = {"strict": "strict (exact letter, paper protocol)", "lenient": "lenient (focus rule)",
+                  "lmms_eval": "lmms-eval", "vlmevalkit": "VLMEvalKit (exact matching)"}
+FAILED_SHOWN = 10  # failed ids listed in the summary; the rest are counted
+ERROR_CHARS = 160  # one-line errors are cut to this length
+
+
+# ---------------------------------------------------------------------------------------------- warnings, once
+
+
+class OnceFilter(logging.Filter):
+    """Drops a WARNING-or-worse record whose logger, level and text were already shown in this run.
+
+    One instance sits on every console/file handler; the record that was shown first passes all of them (so each
+    handler gets it once), later records with the same text pass none.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._first: dict[tuple, logging.LogRecord] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        return self._first.setdefault(key, record) is record
+
+
+_ONCE = OnceFilter()
+
+
+def _attach(filter_: logging.Filter) -> None:
+    for handler in logging.getLogger().handlers:
+        if filter_ not in handler.filters:
+            handler.addFilter(filter_)
+
+
+def once_per_run() -> None:
+    """Start a run: forget the warnings already shown, then show each one once (logging and `warnings`)."""
+    global _ONCE
+    _ONCE = OnceFilter()
+    for handler in logging.getLogger().handlers:
+        handler.filters = [f for f in handler.filters if not isinstance(f, OnceFilter)]
+    _attach(_ONCE)
+    # `once`: one print per distinct text, wherever it is raised from. Appended (and only once), so filters that
+    # silence a warning (libraries', the user's -W) still win; each call resets every module's "already shown" registry.
+    warnings.filterwarnings("once", append=True)
+    warnings.onceregistry.clear()
+
+
+def quiet_libraries() -> None:
+    """No download/loading progress bars of transformers between our own lines (a tiny model's load is instant)."""
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()
+
+
+# ---------------------------------------------------------------------------------------------- progress bar
+
+
+def shard_size(total: int | None, rank: int, world: int) -> int | None:
+    """Samples rank `rank` of `world` takes (every world-th sample, starting at its rank)."""
+    return None if total is None else len(range(rank, total, world))
+
+
+class Progress:
+    """The run's progress bar. `resumed`: records of this rank's samples already finished (skipped this time)."""
+
+    def __init__(self, total: int | None, resumed: list[dict], rank: int = 0, world: int = 1,
+                 enabled: bool = True):
+        self.total, self.enabled = total, enabled
+        self.n, self.errors, self.fp_sum, self.fp_n = 0, 0, 0.0, 0
+        self.correct = dict.fromkeys(("strict", "lenient"), 0)
+        for rec in resumed:
+            self._add(rec)
+        done = min(self.n, total) if total is not None else self.n
+        if done and enabled:
+            left = "" if total is None else f", {total - done} to go"
+            print(f"[focus] resuming: {done}/{total if total is not None else '?'} done{left}", flush=True)
+        desc = "focus" if world == 1 else f"focus rank {rank}/{world}"
+        self.bar = tqdm(total=total, initial=done, desc=desc, unit="sample", disable=not enabled, dynamic_ncols=True,
+                        postfix=self.postfix() or None)
+        self._redirect = None
+
+    def _add(self, rec: dict) -> None:
+        self.n += 1
+        self.errors += bool(rec.get("error"))
+        for p in self.correct:
+            self.correct[p] += bool(rec.get(p))
+        if not rec.get("error") and isinstance(rec.get("fp"), (int, float)):
+            self.fp_sum += rec["fp"]
+            self.fp_n += 1
+
+    def postfix(self) -> str:
+        parts = [f"{p} {100.0 * c / self.n:.1f}%" for p, c in self.correct.items()] if self.n else []
+        if self.fp_n:
+            parts.append(f"fp {self.fp_sum / self.fp_n:.1f}")
+        if self.errors:
+            parts.append(f"errors {self.errors}")
+        return " ".join(parts)
+
+    def update(self, rec: dict) -> None:
+        self._add(rec)
+        self.bar.set_postfix_str(self.postfix(), refresh=False)
+        self.bar.update(1)
+
+    def __enter__(self) -> "Progress":
+        # log lines go through tqdm.write so a warning never breaks the bar; the once-filter follows the handlers
+        self._redirect = logging_redirect_tqdm()
+        self._redirect.__enter__()
+        _attach(_ONCE)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
+        self._redirect.__exit__(*exc)
+        _attach(_ONCE)
+
+
+# ---------------------------------------------------------------------------------------------- summary
+
+
+def fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def one_line(text, limit: int = ERROR_CHARS) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def failed_lines(records: list[dict], shown: int = FAILED_SHOWN) -> list[str]:
+    """'[focus]   <id>: <error>' for the first `shown` failed records, then one line counting the rest."""
+    failed = [r for r in records if r.get("error")]
+    if not failed:
+        return []
+    lines = [f"[focus] failed samples ({len(failed)}; each counted wrong, its error and traceback in samples.jsonl):"]
+    lines += [f"[focus]   {r['id']}: {one_line(r['error'])}" for r in failed[:shown]]
+    if len(failed) > shown:
+        lines.append(f"[focus]   ... and {len(failed) - shown} more")
+    return lines
+
+
+def accuracy_line(metrics: dict) -> str:
+    """Strict and lenient accuracy, samples, errors and mean fp of one run, on one line (sweep listings)."""
+    return (f"strict {fmt(metrics.get('accuracy_strict'))}% | lenient {fmt(metrics.get('accuracy_lenient'))}% | "
+            f"{metrics.get('n')} samples, {metrics.get('errors')} errors | mean fp {fmt(metrics.get('mean_fp'))}")
+
+
+def print_summary(metrics: dict, run_dir, records: list[dict] = (), wandb_note: str | None = None) -> None:
+    judge = metrics["needs_judge"]
+    lines = [f"[focus] {metrics['n']} samples ({metrics['errors']} errors, counted wrong) -> {run_dir}",
+             "[focus] accuracy over all samples: " + " | ".join(
+                 f"{PROTOCOL_NAMES[p]}: {fmt(metrics[f'accuracy_{p}'])}%" for p in PROTOCOLS)
+             + f" (left to a judge, counted wrong: lmms-eval {judge['lmms_eval']}, VLMEvalKit {judge['vlmevalkit']})"]
+    for cat, m in metrics["per_category"].items():
+        lines.append(f"[focus]   {cat or '-'}: " + " ".join(f"{p} {fmt(m[p])}%" for p in PROTOCOLS) + f" (n={m['n']})")
+    if "hrbench_cycle_avg" in metrics:
+        lines.append("[focus] HR-Bench cycle-averaged (official rule): " + " ".join(
+            f"{p} {fmt(metrics['hrbench_cycle_avg'][p]['overall'])}%" for p in PROTOCOLS))
+    if "recall" in metrics:
+        lines.append(f"[focus] V* recall (GT box >= 50% covered by an examined ROI): {fmt(metrics['recall'])}%")
+    lines.append(f"[focus] mean fp {fmt(metrics['mean_fp'])} (extract {fmt(metrics['mean_fp_extract'])}, answer "
+                 f"{fmt(metrics['mean_fp_answer'])}), mean seconds {fmt(metrics['mean_seconds'])}")
+    lines += failed_lines(list(records))
+    if wandb_note:
+        lines.append(f"[focus] {wandb_note}")
+    sys.stderr.flush()
+    print("\n".join(lines), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- multirun
+
+
+def _read_metrics(path: Path) -> dict | None:
+    import json
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # being written (replace is atomic, but be safe)
+        return None
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+class SweepProgress(Callback):
+    """Hydra callback (conf/config.yaml `hydra.callbacks`): job completions of a multirun, as they happen.
+
+    The basic launcher runs the jobs in this process, each printing its own summary. Other launchers (submitit)
+    run them elsewhere and Hydra waits silently, so a thread polls the sweep folder for new or rewritten
+    `<job>/metrics.json` and prints one line per finished job. At the end: one line per job and the report command.
+    """
+
+    def __init__(self, poll_seconds: float = 2.0):
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread = None
+        self._seen: dict[Path, tuple] = {}
+        self._announced: set[Path] = set()
+        self._sweep_dir: Path | None = None
+
+    def __getstate__(self) -> dict:
+        # the submitit launcher pickles Hydra's context, callbacks included, into every job: no thread, no lock
+        return {"poll_seconds": self.poll_seconds}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def _finished_jobs(self) -> list[Path]:
+        out = []
+        for path in sorted(self._sweep_dir.glob("*/metrics.json")):
+            try:
+                if self._seen.get(path) != _stamp(path):
+                    out.append(path)
+            except OSError:
+                continue
+        return out
+
+    def _announce(self, path: Path) -> None:
+        metrics = _read_metrics(path)
+        if metrics is None:
+            return
+        self._seen[path] = _stamp(path)
+        self._announced.add(path)
+        print(f"[focus] job {path.parent.name} finished: {accuracy_line(metrics)}", flush=True)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            for path in self._finished_jobs():
+                self._announce(path)
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        self._sweep_dir = Path(str(config.hydra.sweep.dir))
+        self._seen = {p: _stamp(p) for p in self._sweep_dir.glob("*/metrics.json")}  # from earlier sweeps
+        if "BasicLauncher" not in str(config.hydra.launcher.get("_target_", "")):
+            self._thread = threading.Thread(target=self._poll, name="focus-sweep-progress", daemon=True)
+            self._thread.start()
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            for path in self._finished_jobs():
+                self._announce(path)
+        jobs = sorted(self._sweep_dir.glob("*/metrics.json"),
+                      key=lambda p: (int(p.parent.name.split("_")[0]) if p.parent.name.split("_")[0].isdigit()
+                                     else 1 << 30, p.parent.name))
+        lines = [f"[focus] sweep of {len(jobs)} runs -> {self._sweep_dir}"]
+        for path in jobs:
+            metrics = _read_metrics(path) or {}
+            lines.append(f"[focus]   {path.parent.name}: {accuracy_line(metrics)}")
+        lines.append(f"[focus] compare them: python -m focus.report {self._sweep_dir}")
+        sys.stderr.flush()
+        print("\n".join(lines), flush=True)
+
