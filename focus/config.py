@@ -19,8 +19,14 @@ def _first(*values):
     return None
 
 
+def _demo_checkpoint() -> str:
+    """${focus.demo_checkpoint:} → the folder of the demo model shipped inside the package (focus/demo)."""
+    from .demo import CHECKPOINT_DIR
+    return str(CHECKPOINT_DIR)
+
+
 def register_resolvers() -> None:
-    for name, fn in (("focus.if_lt", _if_lt), ("focus.first", _first)):
+    for name, fn in (("focus.if_lt", _if_lt), ("focus.first", _first), ("focus.demo_checkpoint", _demo_checkpoint)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

@@ -1,0 +1,620 @@
+"""`python -m focus.demo.train`: reproduce the demo checkpoint from scratch (seeded, CPU, about an hour on 2 cores).
+
+The recipe stands in for what large-scale pretraining gives real MLLMs, in two stages (the measured reasons are in
+shared/docs/demo-model-findings.md and in the model card):
+
+1. Alignment. Only the vision tower and the projector train, so that each visual token lands near a word vector
+   of the (frozen, random) language model: the sum of the embeddings of the colour, the shape and "object" for a
+   grid cell an object covers, the embedding of "background" elsewhere. Loss per token:
+   1 − cos(p, t) + 0.1·(‖p‖/‖t‖ − 1)², background cells weighted 0.3. This is what makes the value vectors of a target
+   word and of its image patches similar — the signal FOCUS reads (paper Sec. 3.2).
+2. Instruction tuning. The language model trains on the questions the framework asks, with the vision tower, the
+   projector and the word embeddings frozen, and the first decoder layer's value path (`input_layernorm`, `v_proj`)
+   frozen too, so layer 0's values keep the alignment of stage 1: existence questions ("Is there a red object in
+   the image? Answer Yes or No.") on crops that contain the object or not — negatives include crops with other
+   objects and scenes' other colours — V*-style shape and left/right questions answered with the option letter, on
+   crops and on whole images, and the ICL target-extraction prompt of `focus.targets`. Visual tokens are computed
+   once per view (the vision side is frozen), so a step costs only the language model.
+
+Outputs: the checkpoint (`save_pretrained`: safetensors, config, tokenizer, processor), `MODEL_CARD.md`,
+`train_log.jsonl` (losses and held-out checks during training) in `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..data.base import build_prompt
+from ..data.demo_scenes import COLOURS, SHAPES, SUFFIX, TRAINING_SEEDS_FROM, make_scene
+from ..geometry import GridLayout, intersection
+from ..targets import build_icl_prompt
+from . import CHECKPOINT_DIR
+from .model import (EXISTENCE_PROMPT, IMAGE_SIZE, PATCH_SIZE, attribute_question, build_model_and_processor,
+                    build_tokenizer, spatial_question, target_answer)
+
+GRID = IMAGE_SIZE // PATCH_SIZE
+MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(3, 1, 1)  # CLIP's, as in the processor config
+STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(3, 1, 1)
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    train_split: int = TRAINING_SEEDS_FROM  # scenes of this split seed (>= 1000) are the training data
+    scenes: int = 2400
+    crops_per_object: int = 2
+    random_crops: int = 2
+    crop_cells: tuple = (2.0, 7.0)  # crop side in grid cells of the scene (cell = long side / 12)
+    # stage 1
+    stage1_steps: int = 1200
+    stage1_batch: int = 32
+    stage1_lr: float = 1.5e-3
+    background_weight: float = 0.3
+    # stage 2
+    stage2_steps: int = 2400
+    stage2_batch: int = 32
+    stage2_lr: float = 1e-3
+    warmup: int = 100
+    task_mix: tuple = (("existence", 0.35), ("shape", 0.35), ("spatial", 0.18), ("extract", 0.12))
+    whole_view_fraction: float = 0.3  # shape/spatial questions asked on the whole image (as vanilla sees it)
+    freeze_layer0_values: bool = True
+    routing_weight: float = 1.0  # weight of the attention-routing loss (see Encoder.routes)
+    route_answer: bool = True  # also route the answer position to the correct option's word (layer 2)
+    position_words: bool = True  # object cells also align to a left/right mix of their column (spatial questions)
+    attention_init: str = "mimetic"  # mimetic | default: how the language model's attention starts (see init_attention)
+    existence_first: int = 0  # stage-2 steps that sample only existence and extraction questions (curriculum)
+    stage1_from: str = ""  # skip stage 1: start stage 2 from this stage-1 checkpoint
+    eval_every: int = 400
+    eval_scenes: int = 120
+    eval_split: int = 999  # a held-out split for the checks printed during training (never a training split)
+    threads: int = 1
+    workers: int = 2
+    device: str = "cpu"
+    views_cache: str = ""  # a pickle of the training views to reuse between runs of the same scenes ("" = none)
+
+
+# ------------------------------------------------------------------------------------------------------- views
+@dataclass
+class View:
+    """One image the model sees in training: the scene region `box`, its 96-px pixels and what lies in it."""
+
+    scene: int
+    box: tuple[int, int, int, int]
+    pixels: np.ndarray  # uint8 [3, 96, 96], the processor's output before rescaling/normalising
+    cell_object: np.ndarray  # int8 [144]: index of the object covering the cell, -1 for background
+    inside: list[float]  # per scene object: fraction of its area inside the view
+    centers_x: list[float]  # per scene object: centre x in scene pixels
+    objects: list[tuple[str, str]]  # (colour, shape) per scene object
+    whole: bool
+
+
+def view_layout(width: int, height: int) -> GridLayout:
+    """The cells of a padded-to-square view (Llava15Adapter.layout's rule, in view pixels)."""
+    side = max(width, height)
+    x0, y0 = -((side - width) // 2), -((side - height) // 2)
+    return GridLayout(GRID, GRID, (x0, y0, x0 + side, y0 + side), (width, height))
+
+
+def cell_labels(box, objects) -> np.ndarray:
+    """Label a cell with the object covering >= 10 % of the cell or holding >= 30 % of the object's area in it."""
+    layout = view_layout(box[2] - box[0], box[3] - box[1])
+    cw, ch = layout.cell_size
+    labels = np.full(GRID * GRID, -1, dtype=np.int8)
+    best = np.zeros(GRID * GRID)
+    for k, obj in enumerate(objects):
+        ob = (obj.box[0] - box[0], obj.box[1] - box[1], obj.box[2] - box[0], obj.box[3] - box[1])
+        area = (ob[2] - ob[0]) * (ob[3] - ob[1])
+        for r in range(GRID):
+            for c in range(GRID):
+                x0, y0 = layout.region[0] + c * cw, layout.region[1] + r * ch
+                inter = intersection(ob, (x0, y0, x0 + cw, y0 + ch))
+                if inter > 0 and (inter >= 0.1 * cw * ch or inter >= 0.3 * area) and inter > best[r * GRID + c]:
+                    best[r * GRID + c], labels[r * GRID + c] = inter, k
+    return labels
+
+
+def _crop_boxes(rng: random.Random, size, objects, cfg: TrainConfig):
+    w, h = size
+    cell = max(w, h) / GRID
+    boxes = []
+    for obj in objects:
+        for _ in range(cfg.crops_per_object):
+            side = rng.uniform(*cfg.crop_cells) * cell
+            ow, oh = obj.box[2] - obj.box[0], obj.box[3] - obj.box[1]
+            x0 = rng.uniform(obj.box[2] - side, obj.box[0]) if side > ow else obj.box[0]
+            y0 = rng.uniform(obj.box[3] - side, obj.box[1]) if side > oh else obj.box[1]
+            boxes.append((x0, y0, x0 + side, y0 + side))
+    for _ in range(cfg.random_crops):
+        side = rng.uniform(*cfg.crop_cells) * cell
+        x0, y0 = rng.uniform(-side / 4, w - side * 3 / 4), rng.uniform(-side / 4, h - side * 3 / 4)
+        boxes.append((x0, y0, x0 + side, y0 + side))
+    # clipped to the image like the framework's crops (which may then be non-square and padded by the processor)
+    return [(max(0, round(a)), max(0, round(b)), min(w, round(c)), min(h, round(d))) for a, b, c, d in boxes]
+
+
+def scene_views(args) -> list[View]:
+    split, index, cfg = args
+    from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
+    ip = LlavaImageProcessorPil(size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE,
+                                "width": IMAGE_SIZE}, do_pad=True, do_rescale=False, do_normalize=False)
+    image, objects = make_scene(split, index)
+    rng = random.Random(f"{split}-{index}-views")
+    boxes = [(0, 0, *image.size)] + [b for b in _crop_boxes(rng, image.size, objects, cfg)
+                                     if b[2] - b[0] >= 8 and b[3] - b[1] >= 8]
+    crops = [image if b == (0, 0, *image.size) else image.crop(b) for b in boxes]
+    pixels = ip(crops, return_tensors="np")["pixel_values"]
+    views = []
+    for b, px in zip(boxes, pixels):
+        inside = [intersection(o.box, b) / max(1, (o.box[2] - o.box[0]) * (o.box[3] - o.box[1])) for o in objects]
+        views.append(View(index, b, np.asarray(px).round().clip(0, 255).astype(np.uint8), cell_labels(b, objects),
+                          inside, [o.center[0] for o in objects], [(o.colour, o.shape) for o in objects],
+                          b == (0, 0, *image.size)))
+    return views
+
+
+def build_views(split: int, scenes: range, cfg: TrainConfig, desc: str) -> list[View]:
+    jobs = [(split, i, cfg) for i in scenes]
+    if cfg.workers > 1:
+        with multiprocessing.get_context("spawn").Pool(cfg.workers, initializer=torch.set_num_threads,
+                                                       initargs=(1,)) as pool:
+            chunks = list(tqdm(pool.imap(scene_views, jobs, chunksize=8), total=len(jobs), desc=desc))
+    else:
+        chunks = [scene_views(j) for j in tqdm(jobs, desc=desc)]
+    return [v for chunk in chunks for v in chunk]
+
+
+def cached_views(cfg: TrainConfig) -> list[View]:
+    import pickle
+    path = Path(cfg.views_cache) if cfg.views_cache else None
+    if path and path.exists():
+        with path.open("rb") as f:
+            return pickle.load(f)
+    views = build_views(cfg.train_split, range(cfg.scenes), cfg, "training scenes")
+    if path:
+        with path.open("wb") as f:
+            pickle.dump(views, f)
+    return views
+
+
+def normalise(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
+    x = torch.as_tensor(pixels).float() / 255.0
+    return (x - MEAN) / STD
+
+
+# ------------------------------------------------------------------------------------------------- stage 1
+def visual_tokens(model, pixel_values: torch.Tensor) -> torch.Tensor:
+    """[B, 144, hidden] — the projected patch tokens the language model receives (LLaVA `default` strategy)."""
+    cfg = model.config
+    hidden = model.model.vision_tower(pixel_values, output_hidden_states=True).hidden_states
+    return model.model.multi_modal_projector(hidden[cfg.vision_feature_layer][:, 1:])
+
+
+def alignment_targets(model, tokenizer, views: list[View], position_words: bool = True) -> torch.Tensor:
+    """[V, 144, hidden]: colour + shape + "object" embeddings on object cells (plus a left/right mix of the cell's
+    column), "background" elsewhere."""
+    emb = model.get_input_embeddings().weight.detach()
+    word = {w: emb[tokenizer.convert_tokens_to_ids(w)]
+            for w in [*COLOURS, *SHAPES, "object", "background", "left", "right"]}
+    out = torch.empty(len(views), GRID * GRID, emb.shape[1])
+    for i, v in enumerate(views):
+        for cell, k in enumerate(v.cell_object.tolist()):
+            if k < 0:
+                out[i, cell] = word["background"]
+            else:
+                colour, shape = v.objects[k]
+                out[i, cell] = word[colour] + word[shape] + word["object"]
+                if position_words:  # where the cell lies left to right, for left/right questions
+                    x = (cell % GRID) / (GRID - 1)
+                    out[i, cell] += (1 - x) * word["left"] + x * word["right"]
+    return out
+
+
+def alignment_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    cos = F.cosine_similarity(pred, target, dim=-1)
+    ratio = pred.norm(dim=-1) / target.norm(dim=-1)
+    per_token = 1 - cos + 0.1 * (ratio - 1) ** 2
+    return (per_token * weight).sum() / weight.sum()
+
+
+def train_alignment(model, tokenizer, views, cfg: TrainConfig, log) -> None:
+    device = cfg.device
+    params = list(model.model.vision_tower.parameters()) + list(model.model.multi_modal_projector.parameters())
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=cfg.stage1_lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_schedule(cfg.warmup, cfg.stage1_steps))
+    targets = alignment_targets(model, tokenizer, views, cfg.position_words)
+    weights = torch.tensor(np.stack([v.cell_object for v in views]) >= 0).float()
+    weights = weights + (1 - weights) * cfg.background_weight
+    rng = np.random.default_rng(cfg.seed)
+    model.train()
+    bar = tqdm(range(cfg.stage1_steps), desc="stage 1: alignment")
+    for step in bar:
+        idx = rng.integers(0, len(views), cfg.stage1_batch)
+        px = torch.stack([normalise(views[i].pixels) for i in idx]).to(device)
+        loss = alignment_loss(visual_tokens(model, px), targets[idx].to(device), weights[idx].to(device))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == cfg.stage1_steps - 1:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            log({"stage": 1, "step": step, "loss": loss.item()})
+    model.eval()
+
+
+@torch.no_grad()
+def precompute_visual_tokens(model, views, cfg: TrainConfig) -> torch.Tensor:
+    out = []
+    for i in tqdm(range(0, len(views), 256), desc="visual tokens"):
+        px = torch.stack([normalise(v.pixels) for v in views[i:i + 256]]).to(cfg.device)
+        out.append(visual_tokens(model, px).float().cpu())
+    return torch.cat(out)
+
+
+# ------------------------------------------------------------------------------------------------- stage 2
+@dataclass
+class Example:
+    view: int | None  # index into the views, None for a text-only prompt
+    prompt: str
+    answer: str
+
+
+class ExampleSampler:
+    """Draws stage-2 examples: existence, shape and left/right questions on views, ICL target extraction."""
+
+    def __init__(self, views: list[View], cfg: TrainConfig, seed: int):
+        self.views, self.cfg = views, cfg
+        self.rng = random.Random(seed)
+        self.crops = [i for i, v in enumerate(views) if not v.whole]
+        self.wholes = [i for i, v in enumerate(views) if v.whole]
+        names, probs = zip(*cfg.task_mix)
+        self.tasks, self.probs = list(names), list(probs)
+
+    def __call__(self, step: int = 0) -> Example:
+        early = step < self.cfg.existence_first
+        probs = [p if (not early or t in ("existence", "extract")) else 0.0 for t, p in zip(self.tasks, self.probs)]
+        task = self.rng.choices(self.tasks, probs)[0]
+        for _ in range(50):
+            ex = getattr(self, task)()
+            if ex is not None:
+                return ex
+        return self.existence()
+
+    def _view(self, whole_fraction: float) -> int:
+        pool = self.wholes if self.rng.random() < whole_fraction else self.crops
+        return self.rng.choice(pool)
+
+    def existence(self) -> Example | None:
+        i = self._view(0.2)
+        v = self.views[i]
+        present = {v.objects[k][0] for k, f in enumerate(v.inside) if f >= 0.5}
+        partial = {v.objects[k][0] for k, f in enumerate(v.inside) if 0 < f < 0.5}
+        if self.rng.random() < 0.5:
+            if not present:
+                return None
+            colour, answer = self.rng.choice(sorted(present)), "Yes"
+        else:
+            # negatives: the scene's other objects (outside this crop) first — the hard case FOCUS meets — then
+            # colours absent from the scene
+            in_scene = {c for c, _ in v.objects} - present - partial
+            pool = sorted(in_scene) if in_scene and self.rng.random() < 0.7 else sorted(set(COLOURS) - present - partial)
+            if not pool:
+                return None
+            colour, answer = self.rng.choice(pool), "No"
+        return Example(i, EXISTENCE_PROMPT.format(target=f"{colour} object"), answer)
+
+    def shape(self) -> Example | None:
+        i = self._view(self.cfg.whole_view_fraction)
+        v = self.views[i]
+        inside = [k for k, f in enumerate(v.inside) if f >= 0.999]
+        if not inside:
+            return None
+        colour, shape = v.objects[self.rng.choice(inside)]
+        options = list(SHAPES)
+        self.rng.shuffle(options)
+        return Example(i, build_prompt(attribute_question(colour), options, SUFFIX), "ABCD"[options.index(shape)])
+
+    def spatial(self) -> Example | None:
+        i = self._view(max(self.cfg.whole_view_fraction, 0.6))
+        v = self.views[i]
+        inside = [k for k, f in enumerate(v.inside) if f >= 0.999]
+        size = (v.box[2] - v.box[0]) / GRID
+        pairs = [(a, b) for a in inside for b in inside if a != b and abs(v.centers_x[a] - v.centers_x[b]) >= size]
+        if not pairs:
+            return None
+        a, b = self.rng.choice(pairs)
+        options = ["left", "right"]
+        self.rng.shuffle(options)
+        answer = "left" if v.centers_x[a] < v.centers_x[b] else "right"
+        question = spatial_question(v.objects[a][0], v.objects[b][0])
+        return Example(i, build_prompt(question, options, SUFFIX), "AB"[options.index(answer)])
+
+    def extract(self) -> Example:
+        colours = self.rng.sample(sorted(COLOURS), 2)
+        if self.rng.random() < 0.6:
+            question, targets = attribute_question(colours[0]), [f"{colours[0]} object"]
+        else:
+            question, targets = spatial_question(*colours), [f"{c} object" for c in colours]
+        return Example(None, build_icl_prompt(question), target_answer(targets))
+
+
+class Encoder:
+    """Token ids, labels and attention routes of examples in the chat template (LLaVA-1.5's:
+    USER: <image>\\n... ASSISTANT: ...)."""
+
+    def __init__(self, tokenizer, processor, route_answer: bool = True):
+        self.tok, self.processor, self.route_answer = tokenizer, processor, route_answer
+        self.image_id = tokenizer.convert_tokens_to_ids("<image>")
+        self.colour_ids = {tokenizer.convert_tokens_to_ids(c) for c in COLOURS}
+        self.letter_ids = {tokenizer.convert_tokens_to_ids(x): x for x in "ABCDE"}
+        self.open_id, self.close_id = tokenizer.convert_tokens_to_ids("("), tokenizer.convert_tokens_to_ids(")")
+        self.cache: dict = {}
+
+    def routes(self, ids: list[int], answer: str) -> list[tuple[int, int, int, list[int]]]:
+        """(layer, head, query position, key positions) that the attention-routing loss asks for.
+
+        The language model is small and trained briefly, so it does not find by itself how to carry the question's
+        words to the answer position — the long chance-level plateau of shared/docs/demo-model-findings.md. Three
+        routes are supervised (an auxiliary loss, the -log of the attention mass on the keys):
+        - layer 1, heads 0/1: the answer position attends to the colour word of the first/second target (which
+          in layer 0 has attended to the matching image tokens — mimetic initialisation);
+        - layer 0, head 1: each option word attends to its letter ("(C) circle": "circle" → "C");
+        - layer 2, head 0 (`route_answer`): the answer position attends to the word of the correct option.
+        Nothing supervises where a colour word looks in the image: the relevance map stays what stage 1 made it.
+        """
+        final = len(ids) - 1
+        start = max(i for i, t in enumerate(ids) if t == self.image_id) + 1 if self.image_id in ids else 0
+        colours = [i for i in range(start, len(ids)) if ids[i] in self.colour_ids]
+        out = [(1, h, final, [pos]) for h, pos in enumerate(colours[:2])]
+        options = {self.letter_ids[ids[i + 1]]: i + 3 for i in range(start, len(ids) - 3)
+                   if ids[i] == self.open_id and ids[i + 1] in self.letter_ids and ids[i + 2] == self.close_id}
+        out += [(0, 1, word, [word - 2]) for word in options.values()]
+        if self.route_answer and answer in options:
+            out.append((2, 0, final, [options[answer]]))
+        return out
+
+    def prompt_ids(self, n_images: int, text: str) -> list[int]:
+        key = (n_images, text)
+        if key not in self.cache:
+            content = [{"type": "image"}] * n_images + [{"type": "text", "text": text}]
+            chat = self.processor.apply_chat_template([{"role": "user", "content": content}],
+                                                      add_generation_prompt=True, tokenize=False)
+            ids = self.tok(chat)["input_ids"]
+            expanded = []
+            for t in ids:
+                expanded += [t] * (GRID * GRID) if t == self.image_id else [t]
+            self.cache[key] = expanded
+        return self.cache[key]
+
+    def __call__(self, ex: Example) -> tuple[list[int], list[int], list]:
+        prompt = self.prompt_ids(0 if ex.view is None else 1, ex.prompt)
+        answer = self.tok(ex.answer, add_special_tokens=False)["input_ids"] + [self.tok.eos_token_id]
+        routes = self.routes(prompt, ex.answer) if ex.view is not None else []
+        return prompt + answer, [-100] * len(prompt) + answer, routes
+
+
+def lm_loss(model, batch: list[Example], encoder: Encoder, features: torch.Tensor, device,
+            routing_weight: float = 0.0) -> torch.Tensor:
+    """Next-token loss on the answers, plus `routing_weight` × the attention-routing loss (Encoder.routes)."""
+    encoded = [encoder(ex) for ex in batch]
+    n = max(len(ids) for ids, _, _ in encoded)
+    pad = encoder.tok.pad_token_id
+    ids = torch.full((len(batch), n), pad, dtype=torch.long)
+    labels = torch.full((len(batch), n), -100, dtype=torch.long)
+    mask = torch.zeros((len(batch), n), dtype=torch.long)
+    for b, (x, y, _) in enumerate(encoded):  # right padding: training only, the causal mask keeps it harmless
+        ids[b, :len(x)], labels[b, :len(y)], mask[b, :len(x)] = torch.tensor(x), torch.tensor(y), 1
+    ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
+    embeds = model.get_input_embeddings()(ids)
+    image_rows = [b for b, ex in enumerate(batch) if ex.view is not None]
+    if image_rows:
+        feats = features[[batch[b].view for b in image_rows]].to(device, embeds.dtype)  # [b, 144, hidden]
+        is_image = ids[image_rows] == encoder.image_id
+        embeds = embeds.clone()
+        sub = embeds[image_rows]
+        sub[is_image] = feats.reshape(-1, feats.shape[-1])
+        embeds[image_rows] = sub
+    routes = [(b, *r) for b, (_, _, rs) in enumerate(encoded) for r in rs] if routing_weight else []
+    out = model.model.language_model(inputs_embeds=embeds, attention_mask=mask, output_attentions=bool(routes))
+    targets = labels[:, 1:]
+    keep = targets != -100
+    token_loss = F.cross_entropy(model.lm_head(out.last_hidden_state[:, :-1][keep]).float(), targets[keep],
+                                 reduction="none")
+    # mean per example, then over examples: a one-letter answer weighs as much as an 18-word extraction answer
+    rows = keep.nonzero()[:, 0]
+    per_example = torch.zeros(len(batch), device=device).index_add_(0, rows, token_loss)
+    loss = (per_example / keep.sum(1).clamp_min(1)).mean()
+    if routes:
+        mass = torch.stack([out.attentions[layer][b, head, q, keys].sum() for b, layer, head, q, keys in routes])
+        loss = loss + routing_weight * -(mass + 1e-6).log().mean()
+    return loss
+
+
+def trainable_language_params(model, cfg: TrainConfig) -> list[torch.nn.Parameter]:
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = []
+    frozen = {id(model.get_input_embeddings().weight)}
+    if cfg.freeze_layer0_values:
+        layer0 = model.model.language_model.layers[0]
+        frozen |= {id(p) for p in [*layer0.input_layernorm.parameters(), *layer0.self_attn.v_proj.parameters()]}
+    for p in [*model.model.language_model.parameters(), *model.lm_head.parameters()]:
+        if id(p) not in frozen:
+            p.requires_grad_(True)
+            params.append(p)
+    return params
+
+
+@torch.no_grad()
+def init_attention(model, seed: int) -> None:
+    """Mimetic initialisation (Trockman & Kolter, 2023) of every decoder layer's attention: W_q = W_k and
+    W_o = W_vᵀ for random orthogonal matrices, so each head starts by attending to tokens whose (normalised)
+    embeddings resemble its own and copying them. Large-scale pretraining gives real MLLMs such heads; starting
+    from them, the small language model learns within the CPU budget to look up the image tokens that match a
+    question's colour word instead of sitting on the chance plateau (shared/docs/demo-model-findings.md)."""
+    gen = torch.Generator().manual_seed(seed)
+    for layer in model.model.language_model.layers:
+        attn = layer.self_attn
+        d = attn.q_proj.weight.shape[1]
+        qk = torch.linalg.qr(torch.randn(d, d, generator=gen))[0]
+        vo = torch.linalg.qr(torch.randn(d, d, generator=gen))[0]
+        attn.q_proj.weight.copy_(qk[:attn.q_proj.weight.shape[0]])
+        attn.k_proj.weight.copy_(qk[:attn.k_proj.weight.shape[0]])
+        attn.v_proj.weight.copy_(vo[:attn.v_proj.weight.shape[0]])
+        attn.o_proj.weight.copy_(vo[:attn.o_proj.weight.shape[1]].T)
+
+
+def cosine_schedule(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+    return factor
+
+
+def train_language(model, tokenizer, processor, views, features, cfg: TrainConfig, log, check=None) -> None:
+    device = cfg.device
+    params = trainable_language_params(model, cfg)
+    opt = torch.optim.AdamW(params, lr=cfg.stage2_lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_schedule(cfg.warmup, cfg.stage2_steps))
+    sampler, encoder = ExampleSampler(views, cfg, cfg.seed + 1), Encoder(tokenizer, processor, cfg.route_answer)
+    text_config = model.model.language_model.config
+    saved_attn = text_config._attn_implementation
+    if cfg.routing_weight:  # the routing loss reads attention probabilities, which only eager attention returns
+        text_config._attn_implementation = "eager"
+    bar = tqdm(range(cfg.stage2_steps), desc="stage 2: instruction tuning")
+    running = None
+    for step in bar:
+        model.train()
+        loss = lm_loss(model, [sampler(step) for _ in range(cfg.stage2_batch)], encoder, features, device,
+                       cfg.routing_weight)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        if step % 50 == 0 or step == cfg.stage2_steps - 1:
+            bar.set_postfix(loss=f"{running:.3f}")
+            log({"stage": 2, "step": step, "loss": running})
+        if check and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.stage2_steps:
+            model.eval()
+            text_config._attn_implementation = saved_attn
+            log({"stage": 2, "step": step, **check(model)})
+            if cfg.routing_weight:
+                text_config._attn_implementation = "eager"
+    text_config._attn_implementation = saved_attn
+    model.eval()
+
+
+# ------------------------------------------------------------------------------------------------------ main
+def save_checkpoint(model, processor, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.to("cpu").save_pretrained(out)
+    processor.save_pretrained(out)
+
+
+def train(cfg: TrainConfig, out: Path, check_fn=None) -> dict:
+    """Both stages; writes the checkpoint into `out` and returns the timings."""
+    torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / "train_log.jsonl"
+    log_file = log_path.open("w")
+    started = time.perf_counter()
+
+    def log(entry: dict) -> None:
+        line = json.dumps({"t": round(time.perf_counter() - started, 1), **entry})
+        log_file.write(line + "\n")
+        log_file.flush()
+        if os.environ.get("FOCUS_DEMO_ECHO"):
+            print(line, flush=True)
+
+    log({"config": dataclasses.asdict(cfg)})
+    tokenizer = build_tokenizer()
+    model, processor = build_model_and_processor(tokenizer, seed=cfg.seed)
+    if cfg.attention_init == "mimetic":
+        init_attention(model, cfg.seed)
+    if cfg.stage1_from:  # the vision side of an earlier stage 1 (same seed, so the same word embeddings)
+        from transformers import LlavaForConditionalGeneration
+        aligned = LlavaForConditionalGeneration.from_pretrained(cfg.stage1_from)
+        model.model.vision_tower.load_state_dict(aligned.model.vision_tower.state_dict())
+        model.model.multi_modal_projector.load_state_dict(aligned.model.multi_modal_projector.state_dict())
+    model.to(cfg.device)
+    timings = {}
+    t = time.perf_counter()
+    views = cached_views(cfg)
+    timings["views_s"] = time.perf_counter() - t
+    log({"views": len(views), "seconds": timings["views_s"]})
+    t = time.perf_counter()
+    if not cfg.stage1_from:
+        train_alignment(model, tokenizer, views, cfg, log)
+    timings["stage1_s"] = time.perf_counter() - t
+    features = precompute_visual_tokens(model, views, cfg)
+    check = check_fn(model, tokenizer, processor, cfg) if check_fn else None
+    if check and not cfg.stage1_from:
+        log({"stage": 1, **check(model)})
+    t = time.perf_counter()
+    if cfg.stage2_steps:
+        train_language(model, tokenizer, processor, views, features, cfg, log, check)
+    timings["stage2_s"] = time.perf_counter() - t
+    if check and cfg.stage2_steps:
+        log({"stage": 2, "final": True, **check(model)})
+    save_checkpoint(model, processor, out)
+    timings["total_s"] = time.perf_counter() - started
+    log({"timings": timings})
+    log_file.close()
+    return timings
+
+
+def parse_args(argv=None) -> tuple[TrainConfig, Path, bool]:
+    parser = argparse.ArgumentParser(prog="python -m focus.demo.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(CHECKPOINT_DIR), help="checkpoint folder (default: the packaged one)")
+    parser.add_argument("--no-eval", action="store_true", help="skip the model-card evaluation after training")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help=f"override a recipe setting: {', '.join(f.name for f in dataclasses.fields(TrainConfig))}")
+    args = parser.parse_args(argv)
+    cfg = TrainConfig()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in {f.name for f in dataclasses.fields(TrainConfig)}:
+            parser.error(f"unknown setting {key!r}")
+        current = getattr(cfg, key)
+        setattr(cfg, key, type(current)(json.loads(value)) if not isinstance(current, str) else value)
+    return cfg, Path(args.out), not args.no_eval
+
+
+def main(argv=None) -> int:
+    cfg, out, evaluate = parse_args(argv)
+    from .evaluate import quick_check
+    timings = train(cfg, out, quick_check)
+    print(f"[focus.demo.train] checkpoint written to {out} in {timings['total_s'] / 60:.1f} min "
+          f"(scenes {timings['views_s']:.0f} s, stage 1 {timings['stage1_s']:.0f} s, stage 2 {timings['stage2_s']:.0f} s)")
+    if evaluate:
+        from .evaluate import main as evaluate_main
+        return evaluate_main(["--checkpoint", str(out), "--card", str(out / "MODEL_CARD.md")])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
