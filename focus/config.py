@@ -19,8 +19,15 @@ def _first(*values):
     return None
 
 
+def _hydra_output_subdir(output_dir: str):
+    """${focus.hydra_output_subdir:<run folder>} → `.hydra`, or null in a folder holding another run's records."""
+    from .runfolder import hydra_output_subdir
+    return hydra_output_subdir(output_dir)
+
+
 def register_resolvers() -> None:
-    for name, fn in (("focus.if_lt", _if_lt), ("focus.first", _first)):
+    for name, fn in (("focus.if_lt", _if_lt), ("focus.first", _first),
+                     ("focus.hydra_output_subdir", _hydra_output_subdir)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

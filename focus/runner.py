@@ -22,10 +22,11 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from . import FocusError
 from .config import build
-from .records import RecordWriter, merge_shards, read_records
+from .records import write_atomic
+from .runfolder import RunFolder
 from .scoring import score_record, summarise
+from .validate import check_config, check_values
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,9 @@ def wandb_labels(cfg) -> dict:
 
 
 def validate(cfg) -> tuple:
-    """Build everything that needs no model, so config errors surface before any model loads."""
-    if cfg.get("seed") is None:
-        raise FocusError("seed must be set")
+    """Check the config (focus/validate.py) and build everything that needs no model, so config errors surface
+    before any model loads."""
+    check_config(cfg)
     dataset = build(cfg.dataset.loader)
     method = build(cfg.method)
     return dataset, method
@@ -140,37 +141,49 @@ def process_sample(sample, method, adapter, device) -> dict:
 
 def run(cfg, run_dir: str | os.PathLike) -> int:
     """Run one configuration into `run_dir`. Returns the exit status (1 if any sample failed)."""
-    run_dir = Path(run_dir)
     dist = DistInfo()
-    dataset, method = validate(cfg)
-    logger = build(cfg.logger, _recursive_=False, run_dir=str(run_dir), run_config=OmegaConf.to_container(cfg, resolve=True),
+    with RunFolder(run_dir, dist.rank, dist.world) as folder:  # one writer per folder and per rank shard
+        check_values(cfg)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        folder.check_identity(config)
+        dataset, method = validate(cfg)
+        if dist.rank == 0:
+            folder.save_identity(config, hydra_overrides())
+        return _run(cfg, folder, dist, dataset, method, config)
+
+
+def hydra_overrides() -> list[str]:
+    from hydra.core.hydra_config import HydraConfig
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) -> int:
+    run_dir = folder.path
+    logger = build(cfg.logger, _recursive_=False, run_dir=str(run_dir), run_config=config,
                    **wandb_labels(cfg)) if dist.rank == 0 else None
     status = 1
     try:
-        model_kwargs = {"device": dist.device} if dist.device else {}
-        adapter = build(cfg.model.adapter, **model_kwargs)
-        merged = run_dir / "samples.jsonl"
-        own = merged if dist.world == 1 else run_dir / "shards" / f"samples.rank{dist.rank}.jsonl"
-        done = {r["id"] for r in read_records(merged) + (read_records(own) if own != merged else [])
-                if not (cfg.run.retry_errors and r.get("error"))}
-        writer = RecordWriter(own)
+        done = folder.done_ids(cfg.run.retry_errors)
+        writer = folder.writer()  # opened (and a torn last line dropped) before the model loads
         try:
-            bar = tqdm(dataset, desc=f"focus[{dist.rank}/{dist.world}]", disable=dist.rank != 0 and dist.world > 1)
-            for index, sample in enumerate(bar):
-                if index % dist.world != dist.rank or sample.id in done:
-                    continue
-                rec = process_sample(sample, method, adapter, adapter.device)
-                writer.write(rec)
-                if logger is not None:
-                    logger.log_sample(rec, sample)
+            model_kwargs = {"device": dist.device} if dist.device else {}
+            adapter = build(cfg.model.adapter, **model_kwargs)
+            with tqdm(dataset, desc=f"focus[{dist.rank}/{dist.world}]",
+                      disable=dist.rank != 0 and dist.world > 1) as bar:  # closed before an error is printed
+                for index, sample in enumerate(bar):
+                    if index % dist.world != dist.rank or sample.id in done:
+                        continue
+                    rec = process_sample(sample, method, adapter, adapter.device)
+                    writer.put(rec)  # a retried id replaces its error record
+                    if logger is not None:
+                        logger.log_sample(rec, sample)
         finally:
             writer.close()
         dist.barrier()
         if dist.rank != 0:
             return 0
-        if dist.world > 1:
-            merge_shards(sorted((run_dir / "shards").glob("samples.rank*.jsonl")), merged)
-        metrics = write_metrics(cfg, run_dir, read_records(merged))
+        folder.merge()
+        metrics = write_metrics(cfg, run_dir, folder.records())
         print_summary(metrics, run_dir)
         status = 1 if metrics["errors"] else 0
         logger.log_summary(metrics)
@@ -185,9 +198,7 @@ def write_metrics(cfg, run_dir: Path, records: list[dict]) -> dict:
     metrics["method"] = cfg.method.get("name")
     metrics["config"] = OmegaConf.to_container(cfg, resolve=True)
     metrics["versions"] = package_versions()
-    tmp = run_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2, default=str))
-    os.replace(tmp, run_dir / "metrics.json")
+    write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
     return metrics
 
 
