@@ -124,6 +124,11 @@ def _json_default(obj):
     return str(obj)
 
 
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write `obj` as JSON through a temporary file and a rename, so a reader never sees a half-written file."""
+    write_atomic(Path(path), json.dumps(obj, indent=2, default=_json_default))
+
+
 def merge_shards(shard_paths, merged_path) -> int:
     """Bring the rank shards into `merged_path` (rank 0 after the barrier): a shard record is added when its id is
     new and replaces an error record of the same id (a retried sample); the file is rewritten atomically. Returns

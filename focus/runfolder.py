@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from . import FocusError
-from .records import RecordWriter, merge_shards, read_records, write_atomic
+from .records import RecordWriter, merge_shards, read_records, write_json
 
 IDENTITY_FILE = "config_identity.json"
 LOCK_FILE = ".lock"
@@ -262,5 +262,5 @@ class RunFolder:
                      "pid": os.getpid(), "world_size": self.world, "overrides": list(overrides or [])})
         content = {"config_hash": identity_hash(identity), "not_in_identity": list(NOT_IN_IDENTITY),
                    "identity": identity, "runs": runs}
-        write_atomic(self.path / IDENTITY_FILE, json.dumps(content, indent=1, default=str))
+        write_json(self.path / IDENTITY_FILE, content)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from focus.scoring import extract_letter, hrbench_cycle_average, score_record, strict_correct, vstar_recall
+from focus.scoring import hrbench_cycle_avg, vstar_recall
 from focus.targets import build_icl_prompt, is_type2, parse_targets, rule_targets
 
 LEAD = "So I need the information about the following objects:"
@@ -38,37 +38,25 @@ def test_type2_keywords_and_prompt():
     assert prompt.endswith("which objects' information do you need?\n") and LEAD in prompt
 
 
-@pytest.mark.parametrize("pred,label,strict,lenient", [
-    ("A", "A", True, True),
-    (" B\n", "B", True, True),
-    ("(A)", "A", False, True),
-    ("A.", "A", False, True),
-    ("The answer is C", "C", False, True),
-    ("The answer is (D).", "D", False, True),
-    ("blue", "B", False, True),  # option text
-    ("I think red or blue", "A", False, False),  # two option texts → no letter
-    ("cyan cyan", "A", False, False),
-    ("B", "A", False, False),
-])
-def test_strict_and_lenient(pred, label, strict, lenient):
-    options = ["red", "blue", "green", "white"]
-    assert strict_correct(pred, label) is strict
-    verdict = score_record({"prediction": pred, "label": label, "options": options})  # what runs and metrics use
-    assert (verdict["strict"], verdict["lenient"]) == (strict, lenient)
-
-
-def test_extract_letter_none():
-    assert extract_letter(None, ["a"]) is None
-
-
-def test_hrbench_cycle_average():
-    recs = [{"strict": s, "meta": {"cycle_category": c}} for c, s in
-            [(0, True), (0, True), (0, False), (0, False), (1, True), (1, True), (1, True), (1, True),
-             (2, False), (2, False), (2, False), (2, True), (3, True), (3, False), (3, True), (3, False)]]
-    # cycles: 50, 100, 25, 50 → 56.25 (same as the plain mean here: equal cycle sizes)
-    assert hrbench_cycle_average(recs, "strict") == pytest.approx(56.25)
-    unequal = recs[:4] + recs[4:6]  # cycle 0: 50 %, cycle 1: 100 % → 75, while the plain mean is 66.7
-    assert hrbench_cycle_average(unequal, "strict") == pytest.approx(75.0)
+def test_hrbench_cycle_avg_official_and_lmms_eval_rules():
+    def rec(cycle, category, ok):
+        return {"strict": ok, "category": category, "meta": {"cycle_category": cycle}}
+    recs = [rec(c, cat, ok) for c, cat, ok in
+            [(0, "FSP", True), (0, "FSP", True), (0, "FCP", False), (0, "FCP", False),
+             (1, "FSP", True), (1, "FSP", True), (1, "FCP", True), (1, "FCP", True),
+             (2, "FSP", False), (2, "FSP", False), (2, "FCP", False), (2, "FCP", True),
+             (3, "FSP", True), (3, "FSP", False), (3, "FCP", True), (3, "FCP", False)]]
+    # cycles overall: 50, 100, 25, 50 -> 56.25; FSP: 100, 100, 0, 50 -> 62.5; FCP: 0, 100, 50, 50 -> 50
+    full = {"overall": 56.25, "FSP": 62.5, "FCP": 50.0}
+    assert hrbench_cycle_avg(recs, "strict") == pytest.approx(full)
+    assert hrbench_cycle_avg(recs, "strict", per="category") == pytest.approx(full)  # all categories in all cycles
+    partial = recs[:4] + recs[4:6]  # cycle 1 holds only FSP samples
+    # official / VLMEvalKit: a category's sum over cycles / number of cycles in the table (2); lmms-eval: / cycles
+    # holding the category (FCP: 1)
+    assert hrbench_cycle_avg(partial, "strict") == pytest.approx({"overall": 75.0, "FSP": 100.0, "FCP": 0.0})
+    partial = recs[:2] + recs[4:8]  # cycle 0 holds only FSP samples: FCP appears in cycle 1 only (100 %)
+    assert hrbench_cycle_avg(partial, "strict")["FCP"] == pytest.approx(50.0)
+    assert hrbench_cycle_avg(partial, "strict", per="category")["FCP"] == pytest.approx(100.0)
 
 
 def test_vstar_recall_half_area_rule():
