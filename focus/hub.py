@@ -2,20 +2,24 @@
 or a local path"; section 7: config errors before any model loads).
 
 Without a network, huggingface_hub waits for each file of a checkpoint in turn (a 10 s metadata timeout, then a
-60 s retry with back-off), so loading a model took minutes before failing. `check_hub` asks the hub once, with a
-`PROBE_TIMEOUT_S` timeout; when the hub cannot be reached, the process switches to offline mode and every later
-load reads the local cache at once — or fails at once with the message of `unavailable`. `HF_HUB_OFFLINE=1` skips
-the probe.
+60 s retry with back-off), so loading a model took minutes before failing. `check_hub` sends one HEAD request to the
+hub's endpoint with a `PROBE_TIMEOUT_S` timeout (plain urllib: huggingface_hub's first request also fetches a
+registry of its own, with its own timeout); when the hub cannot be reached, the process switches to offline mode
+and every later load reads the local cache at once — or fails at once with the message of `unavailable`. When the
+hub answers, it is asked whether the repository exists. `HF_HUB_OFFLINE=1` skips the probe.
 """
 
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from . import FocusError
 
-PROBE_TIMEOUT_S = 2.0  # the first request also opens the connection: a probe ends within about 5 s
+PROBE_TIMEOUT_S = 2.0  # is the hub there at all
+REPO_TIMEOUT_S = 10.0  # the hub answered: does it have the repository
 
 
 def is_local(path: str) -> bool:
@@ -43,11 +47,18 @@ def check_hub(repo_id: str, repo_type: str = "model") -> None:
     the hub says does not exist (or is gated): a FocusError naming it."""
     if offline():
         return
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, constants
     from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
 
     try:
-        HfApi().repo_info(repo_id, repo_type=repo_type, timeout=PROBE_TIMEOUT_S)
+        urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=PROBE_TIMEOUT_S)
+    except urllib.error.HTTPError:
+        pass  # the hub answered (an error status is still an answer)
+    except (OSError, ValueError) as exc:  # no route, DNS, refused, timed out: the hub is not usable from here
+        go_offline(str(getattr(exc, "reason", None) or exc) or type(exc).__name__)
+        return
+    try:
+        HfApi().repo_info(repo_id, repo_type=repo_type, timeout=REPO_TIMEOUT_S)
     except GatedRepoError as exc:
         raise FocusError(f"{repo_type} {repo_id!r} is gated on the Hugging Face hub: accept its terms on the hub "
                          f"page and log in (`hf auth login`), or use a local copy") from exc
@@ -56,7 +67,7 @@ def check_hub(repo_id: str, repo_type: str = "model") -> None:
                          f"hub (or it is private: log in with `hf auth login`)") from exc
     except HFValidationError as exc:
         raise FocusError(f"{repo_type} {repo_id!r} is neither a local path nor a valid Hugging Face hub id") from exc
-    except Exception as exc:  # no route, DNS, refused, timed out, 5xx: the hub is not usable from here
+    except Exception as exc:  # timed out, 5xx: the hub is not usable from here
         go_offline(type(exc).__name__)
 
 

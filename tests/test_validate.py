@@ -194,23 +194,19 @@ def run_cli(args, env_changes, timeout):
 
 
 def test_bad_inputs_are_refused_in_one_line_before_the_model_loads(tmp_path, tiny_cache):
-    """The issue's cases as a user types them: exit status 2, one line on stderr, no stack trace, no model load.
-    A hub id with no network fails after one short probe (seconds), not after minutes of retries."""
+    """One case of each kind as a user types it (the messages of the others are checked above, in process): exit
+    status 2, one line on stderr, no stack trace, no model load. A hub id with no network fails after one short
+    probe (seconds), not after minutes of retries."""
     server, accepted = silent_server()
     no_answer = hrbench_without(tmp_path / "no_answer.tsv", "answer")
     header_only = tmp_path / "header_only.tsv"
     header_only.write_text("index\tquestion\tanswer\tA\tB\timage\n")
-    not_parquet = tmp_path / "table.parquet"
-    not_parquet.write_text("index\tquestion\n")
     cases = [  # (overrides, environment changes, what the line says)
         (["proposer.k=abc"], {}, "proposer.k must be an integer >= 1, got 'abc'"),
-        (["dataset.limit=abc"], {}, "dataset.limit must be an integer >= 1 or null, got 'abc'"),
         (["dataset.limit=-1"], {}, "dataset.limit must be an integer >= 1 or null, got -1"),
-        (["relevance.layers=[3,1]"], {}, "relevance.layers=[3, 1] must satisfy 0 <= l < L <= 32"),
         (["relevance.layers=[40,50]"], {}, "relevance.layers=[40, 50] must satisfy 0 <= l < L <= 32"),
         (["dataset=hrbench4k", f"dataset.path={no_answer}"], {}, "lacks the column(s) answer"),
         (["dataset=hrbench4k", f"dataset.path={header_only}"], {}, "has a header but no rows"),
-        (["dataset=hrbench4k", f"dataset.path={not_parquet}"], {}, "is not a readable parquet file"),
         (["model=llava15", "model.path=focus-test/no-such-model"], {},
          "cannot load model 'focus-test/no-such-model': it is neither a local folder nor in the Hugging Face cache"),
         (["model=llava15", "model.path=focus-test/no-such-model"],
@@ -234,5 +230,6 @@ def test_bad_inputs_are_refused_in_one_line_before_the_model_loads(tmp_path, tin
         assert "Loading weights" not in proc.stderr
     # the silent hub was asked once and given up on (huggingface_hub alone retries each file for minutes; run_cli
     # gives these commands 60 s)
-    assert accepted and "the Hugging Face hub cannot be reached (ReadTimeout)" in results[9][0].stdout
+    assert accepted and "focus: the Hugging Face hub cannot be reached (timed out); using the local cache only" \
+        in results[6][0].stdout
     server.close()
