@@ -25,8 +25,15 @@ def _demo_checkpoint() -> str:
     return str(CHECKPOINT_DIR)
 
 
+def _hydra_output_subdir(output_dir: str):
+    """${focus.hydra_output_subdir:<run folder>} → `.hydra`, or null in a folder holding another run's records."""
+    from .runfolder import hydra_output_subdir
+    return hydra_output_subdir(output_dir)
+
+
 def register_resolvers() -> None:
-    for name, fn in (("focus.if_lt", _if_lt), ("focus.first", _first), ("focus.demo_checkpoint", _demo_checkpoint)):
+    for name, fn in (("focus.if_lt", _if_lt), ("focus.first", _first), ("focus.demo_checkpoint", _demo_checkpoint),
+                     ("focus.hydra_output_subdir", _hydra_output_subdir)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

@@ -1,54 +1,119 @@
 """samples.jsonl: one JSON object per sample, appended and flushed when the sample ends (design section 7).
 
-Nothing already written is ever rewritten: a resumed run appends, and a line cut off by a kill is skipped on read
-(and closed with a newline before the next append so it cannot corrupt the next record).
+The file always holds valid JSON Lines with each id at most once. A new record is appended and fsynced; a record
+that replaces another of the same id (a retried error) and the repair of a file a kill left behind (a torn last
+line) go through a temporary file and an atomic rename, so a kill at any moment leaves the old or the new file, never
+a mix. Only the run folder's lock holder writes (focus/runfolder.py); readers skip a torn line.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 
-def read_records(path: str | os.PathLike) -> list[dict]:
-    path = Path(path)
+
+def _scan(path: Path) -> tuple[list[dict], bool]:
+    """The records of `path` and whether the file is clean (every line a record, a final newline)."""
     if not path.exists():
-        return []
-    records = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
+        return [], True
+    records, clean = [], True
+    with path.open("rb") as f:
+        for raw in f:
+            if not raw.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut off by a kill: that sample is simply redone
-    return records
+                records.append(json.loads(raw))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                clean = False  # a line cut off by a kill: that sample is simply redone
+                continue
+            clean = clean and raw.endswith(b"\n")
+    return records, clean
+
+
+def read_records(path: str | os.PathLike) -> list[dict]:
+    return _scan(Path(path))[0]
+
+
+def one_per_id(records: list[dict]) -> list[dict]:
+    """Each id once, in order of first appearance: its last record without error, else its last record."""
+    chosen: dict = {}
+    for r in records:
+        old = chosen.get(r["id"])
+        if old is None or not r.get("error") or old.get("error"):
+            chosen[r["id"]] = r
+    return list(chosen.values())
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder, fsync and an atomic rename: a kill leaves
+    the old file or the new one. An OSError names `path` and leaves no temporary file behind."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
+def rewrite_records(path: Path, records: list[dict]) -> None:
+    write_atomic(path, "".join(json.dumps(r, default=_json_default) + "\n" for r in records))
 
 
 class RecordWriter:
+    """Appends records to one samples file, or replaces the record of an id already there (`put`)."""
+
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not self._ends_with_newline()
-        self._f = self.path.open("a", encoding="utf-8")
-        if needs_newline:
-            self._f.write("\n")
+        records, clean = _scan(self.path)
+        unique = one_per_id(records)
+        if not clean or len(unique) != len(records):
+            log.warning("%s: dropping %s left by an interrupted or older run", self.path,
+                        "a torn line" if len(unique) == len(records) else "torn lines and duplicate ids")
+            rewrite_records(self.path, unique)
+        self.ids = {r["id"] for r in unique}
+        self._f = self._open()
 
-    def _ends_with_newline(self) -> bool:
-        with self.path.open("rb") as f:
-            f.seek(-1, os.SEEK_END)
-            return f.read(1) == b"\n"
+    def _open(self):
+        try:
+            return self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
+
+    def put(self, record: dict) -> None:
+        """Append `record`, or put it in place of the record with the same id (a retried sample)."""
+        if record["id"] in self.ids:
+            self.replace(record)
+        else:
+            self.write(record)
 
     def write(self, record: dict) -> None:
-        self._f.write(json.dumps(record, default=_json_default) + "\n")
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        try:
+            self._f.write(json.dumps(record, default=_json_default) + "\n")
+            self._f.flush()
+            os.fsync(self._f.fileno())
+        except OSError as exc:  # disk full, quota, I/O error: name the file (write errors carry no file name)
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
+        self.ids.add(record["id"])
+
+    def replace(self, record: dict) -> None:
+        self.close()
+        rewrite_records(self.path, [record if r["id"] == record["id"] else r for r in read_records(self.path)])
+        self._f = self._open()
 
     def close(self) -> None:
-        self._f.close()
+        try:
+            self._f.close()
+        except OSError:  # the data of a failed write: a torn line, dropped on resume; the write already raised
+            pass
 
 
 def _json_default(obj):
@@ -61,23 +126,28 @@ def _json_default(obj):
 
 def write_json(path: str | os.PathLike, obj) -> None:
     """Write `obj` as JSON through a temporary file and a rename, so a reader never sees a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default))
-    os.replace(tmp, path)
+    write_atomic(Path(path), json.dumps(obj, indent=2, default=_json_default))
 
 
 def merge_shards(shard_paths, merged_path) -> int:
-    """Append to `merged_path` every shard record whose id it does not hold yet (rank 0 after the barrier)."""
-    have = {r["id"] for r in read_records(merged_path)}
-    writer, added = RecordWriter(merged_path), 0
-    try:
-        for p in shard_paths:
-            for r in read_records(p):
-                if r["id"] not in have:
-                    writer.write(r)
-                    have.add(r["id"])
-                    added += 1
-    finally:
-        writer.close()
+    """Bring the rank shards into `merged_path` (rank 0 after the barrier): a shard record is added when its id is
+    new and replaces an error record of the same id (a retried sample); the file is rewritten atomically. Returns
+    the number of records added."""
+    merged_path = Path(merged_path)
+    found, clean = _scan(merged_path)
+    merged = one_per_id(found)
+    at = {r["id"]: i for i, r in enumerate(merged)}
+    changed, added = not clean or len(merged) != len(found), 0
+    for p in shard_paths:
+        for r in read_records(p):
+            i = at.get(r["id"])
+            if i is None:
+                at[r["id"]] = len(merged)
+                merged.append(r)
+                changed, added = True, added + 1
+            elif merged[i].get("error") and r != merged[i]:
+                merged[i] = r
+                changed = True
+    if changed:
+        rewrite_records(merged_path, merged)
     return added

@@ -9,7 +9,6 @@ adapter, pick the features (values, keys, pre-RoPE keys, or a random map) and po
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -19,7 +18,6 @@ from scipy import ndimage
 
 from .geometry import GridLayout
 
-log = logging.getLogger(__name__)
 
 # Fig. 7's "row-wise normalization" line, `X_layer /= X_layer.sum(dim=-1)`, read two ways:
 # - row: each row divided by its own sum, as the comment says (r_j = (c_j + [j==t]) / 2 / Σ_k row t);
@@ -77,17 +75,28 @@ def object_relevance(features: Sequence[torch.Tensor], target_positions: Sequenc
     return rel
 
 
-def clamp_layers(layers: Sequence[int], num_layers: int) -> list[int]:
-    """Half-open layer range [l, L) from config, clipped to the model's depth (tiny models have 4 layers)."""
-    start, end = int(layers[0]), int(layers[1])
-    if start < 0 or end <= start:
-        raise ValueError(f"relevance.layers must be [start, end) with 0 <= start < end, got {list(layers)}")
-    if end > num_layers or start >= num_layers:
-        clipped_end = min(end, num_layers)
-        clipped_start = min(start, clipped_end - 1)
-        log.warning("relevance.layers=[%d, %d) exceeds the model's %d decoder layers; using [%d, %d)",
-                    start, end, num_layers, clipped_start, clipped_end)
-        start, end = clipped_start, clipped_end
+def layer_range(layers: Sequence[int], num_layers: int, depth_ref: int | None = None) -> list[int]:
+    """0-based decoder layers of a model with `num_layers` layers for the configured half-open range [l, L).
+
+    depth_ref: the depth the numbers refer to; null means the model itself. The tiny models reuse the paper's ranges
+    (Table 7: [14, 32) of LLaVA-1.5's 32 layers) with depth_ref = 32: on D layers [l, L) becomes
+    [round(l·D/ref), round(L·D/ref)), halves rounded up, so [14, 32) is [2, 4) of 4 layers. A range outside
+    0 <= l < L <= ref, or one that maps to no layer, is an error — never a silent fallback.
+    """
+    if len(layers) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in layers):
+        raise ValueError(f"relevance.layers must be [l, L): two integers, got {list(layers)}")
+    start, end = layers
+    ref = depth_ref or num_layers
+    model = f"the model's {num_layers} decoder layers" if not depth_ref else \
+        f"the {ref} layers of model.hparams.layer_depth_ref (this model has {num_layers})"
+    if not 0 <= start < end <= ref:
+        raise ValueError(f"relevance.layers=[{start}, {end}] must satisfy 0 <= l < L <= {ref}: [l, L) counts {model}")
+    if depth_ref:
+        start, end = (int(v * num_layers / ref + 0.5) for v in (start, end))
+        if end <= start:
+            raise ValueError(f"relevance.layers=[{layers[0]}, {layers[1]}] of {ref} layers maps to no layer of this "
+                             f"{num_layers}-layer model; widen the range or set model.hparams.layer_depth_ref=null "
+                             f"and give the model's own layers")
     return list(range(start, end))
 
 
@@ -117,8 +126,9 @@ class RelevanceMap:
 class Relevance:
     """The `relevance` config group. `features` ∈ {values, keys, keys_norope, random} (Table 3 ablations).
 
-    layers: half-open [l, L) of 0-based decoder layers (Table 7). For global-local models (the adapter's layout is
-    a local grid) the map is smoothed with `local_sigma` and downsampled by `local_downsample` (Sec. 3.2).
+    layers: half-open [l, L) of 0-based decoder layers (Table 7), counted on a model of `layer_depth_ref` layers
+    (null: the model itself; see `layer_range`). For global-local models (the adapter's layout is a local grid) the
+    map is smoothed with `local_sigma` and downsampled by `local_downsample` (Sec. 3.2).
     prompt: the existence prompt whose `{target}` tokens are the target tokens (App. A.5).
     normalization: `row` (Fig. 7's comment) or `broadcast` (Fig. 7's line as PyTorch runs it); see NORMALIZATIONS.
     """
@@ -127,13 +137,14 @@ class Relevance:
 
     def __init__(self, features: str = "values", layers: Sequence[int] = (14, 32), local_sigma: float = 1.0,
                  local_downsample: int = 2, prompt: str = "Is there a {target} in the image? Answer Yes or No.",
-                 seed: int = 0, normalization: str = "row"):
+                 seed: int = 0, normalization: str = "row", layer_depth_ref: int | None = None):
         if features not in ("values", "keys", "keys_norope", "random"):
             raise ValueError(f"relevance.features must be values, keys, keys_norope or random, got {features!r}")
         check_normalization(normalization)
         self.normalization = normalization
         self.features = features
         self.layers = tuple(layers)
+        self.layer_depth_ref = layer_depth_ref
         self.local_sigma = local_sigma
         self.local_downsample = local_downsample
         self.prompt = prompt
@@ -141,7 +152,7 @@ class Relevance:
 
     def __call__(self, adapter, image, target: str) -> RelevanceMap:
         fpass = adapter.relevance_pass(image, self.prompt, target, capture=self.features)
-        layers = clamp_layers(self.layers, adapter.num_layers)
+        layers = layer_range(self.layers, adapter.num_layers, self.layer_depth_ref)
         rel = object_relevance(fpass.features, fpass.target_positions, fpass.visual_positions, layers,
                                self.normalization)
         return self._to_map(rel.reshape(fpass.layout.rows, fpass.layout.cols), fpass.layout, adapter)

@@ -1,7 +1,9 @@
 """`python -m focus.run [overrides]`: the Hydra entry point (design sections 1, 2, 7).
 
 Config errors (unknown group option, s_min > s_max, missing dataset path, ...) end with ONE line on stderr and exit
-status 2 before any model is loaded. A run whose samples all succeeded exits 0; one with failed samples exits 1.
+status 2 before any model is loaded; so do a run folder in use by another process, a resume with another config and
+faults of the machine (disk full, read-only folder, permission denied: focus/runfolder.py). A run whose samples all
+succeeded exits 0; one with failed samples exits 1.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from omegaconf import DictConfig
 
 from . import FocusError
 from .config import register_resolvers
+from .runfolder import ENVIRONMENT_ERRNOS, environment_error, writable_problem
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("model", "dataset", "relevance", "proposer", "ranker", "inference_scheme", "targets", "method", "logger")
@@ -45,9 +48,30 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def error_line(exc: Exception) -> str:
+    """One line for an error raised while checking the config, building components or writing the run folder."""
+    if isinstance(exc, InstantiationException) and exc.__cause__:
+        exc = exc.__cause__
+    if isinstance(exc, FocusError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+        return environment_error(exc)
+    return f"{type(exc).__name__}: {exc}".replace("\n", " ")
+
+
+def run_dir_argument(argv: list[str]) -> str | None:
+    """The folder a command will write: `run_dir=`, else Hydra's default under the current folder; None when
+    `hydra.run.dir`/`hydra.sweep.dir` are overridden (Hydra resolves them)."""
+    if any(a.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for a in argv):
+        return None
+    values = [a.split("=", 1)[1] for a in argv if a.startswith("run_dir=")]
+    return values[-1] if values and values[-1] not in ("", "null") else "."
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> int:
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    logging.raiseExceptions = False  # a log file on a full disk must not print tracebacks; the run reports the fault
     from .console import quiet_libraries
     from .runner import run
     quiet_libraries()
@@ -55,23 +79,19 @@ def main(cfg: DictConfig) -> int:
     multirun = hc.mode == RunMode.MULTIRUN
     try:
         status = run(cfg, hc.runtime.output_dir)
-    except FocusError as exc:
+    except (FocusError, ValueError, OSError, InstantiationException) as exc:  # config, run folder, machine
         if multirun:
             raise
-        _fail(str(exc))
-    except (ValueError, FileNotFoundError, InstantiationException) as exc:  # building components from config
-        if multirun:
-            raise
-        cause = exc.__cause__ if isinstance(exc, InstantiationException) and exc.__cause__ else exc
-        _fail(str(cause) if isinstance(cause, FocusError) else f"{type(cause).__name__}: {cause}".replace("\n", " "))
+        _fail(error_line(exc))
     if status and not multirun:
         sys.exit(status)
     return status
 
 
 def entry() -> None:
-    message = check_group_overrides(sys.argv[1:])
-    if message:
+    run_dir = run_dir_argument(sys.argv[1:])
+    message = check_group_overrides(sys.argv[1:]) or (writable_problem(run_dir) if run_dir else None)
+    if message:  # before Hydra, which creates the folder and its log file and would print a stack trace
         _fail(message)
     main()
 

@@ -23,8 +23,10 @@ from omegaconf import OmegaConf
 from . import FocusError
 from .config import build
 from .console import Progress, once_per_run, print_summary, shard_size
-from .records import RecordWriter, merge_shards, read_records, write_json
-from .scoring import BENCHMARKS, score_record, summarise
+from .records import read_records, write_json
+from .runfolder import RunFolder
+from .scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
+from .validate import check_config, check_values
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +106,9 @@ def wandb_labels(cfg) -> dict:
 
 
 def validate(cfg) -> tuple:
-    """Build everything that needs no model, so config errors surface before any model loads."""
-    if cfg.get("seed") is None:
-        raise FocusError("seed must be set")
+    """Check the config (focus/validate.py) and build everything that needs no model, so config errors surface
+    before any model loads."""
+    check_config(cfg)
     if cfg.dataset.get("benchmark") not in BENCHMARKS:
         raise FocusError(f"dataset.benchmark must be one of {', '.join(BENCHMARKS)} (the rules the dataset is scored "
                          f"by), not {cfg.dataset.get('benchmark')!r}")
@@ -142,32 +144,44 @@ def process_sample(sample, method, adapter, device, benchmark: str) -> dict:
 
 def run(cfg, run_dir: str | os.PathLike) -> int:
     """Run one configuration into `run_dir`. Returns the exit status (1 if any sample failed)."""
-    run_dir = Path(run_dir)
     once_per_run()
     dist = DistInfo()
-    dataset, method = validate(cfg)
-    logger = build(cfg.logger, _recursive_=False, run_dir=str(run_dir), run_config=OmegaConf.to_container(cfg, resolve=True),
+    with RunFolder(run_dir, dist.rank, dist.world) as folder:  # one writer per folder and per rank shard
+        check_values(cfg)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        folder.check_identity(config)
+        dataset, method = validate(cfg)
+        if dist.rank == 0:
+            folder.save_identity(config, hydra_overrides())
+        return _run(cfg, folder, dist, dataset, method, config)
+
+
+def hydra_overrides() -> list[str]:
+    from hydra.core.hydra_config import HydraConfig
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) -> int:
+    run_dir = folder.path
+    logger = build(cfg.logger, _recursive_=False, run_dir=str(run_dir), run_config=config,
                    **wandb_labels(cfg)) if dist.rank == 0 else None
     status = 1
     try:
-        model_kwargs = {"device": dist.device} if dist.device else {}
-        adapter = build(cfg.model.adapter, **model_kwargs)
-        merged = run_dir / "samples.jsonl"
-        own = merged if dist.world == 1 else run_dir / "shards" / f"samples.rank{dist.rank}.jsonl"
-        kept = [r for r in read_records(merged) + (read_records(own) if own != merged else [])
-                if not (cfg.run.retry_errors and r.get("error"))]
+        kept = folder.kept_records(cfg.run.retry_errors)
         done = {r["id"] for r in kept}
-        writer = RecordWriter(own)
-        progress = Progress(shard_size(dataset.size(), dist.rank, dist.world),
-                            kept if dist.world == 1 else [r for r in read_records(own) if r["id"] in done],
-                            dist.rank, dist.world, enabled=dist.rank == 0)
+        writer = folder.writer()  # opened (and a torn last line dropped) before the model loads
         try:
-            with progress:
+            model_kwargs = {"device": dist.device} if dist.device else {}
+            adapter = build(cfg.model.adapter, **model_kwargs)
+            progress = Progress(shard_size(dataset.size(), dist.rank, dist.world),
+                                kept if dist.world == 1 else [r for r in read_records(folder.own) if r["id"] in done],
+                                dist.rank, dist.world, enabled=dist.rank == 0)
+            with progress:  # closed before an error is printed
                 for index, sample in enumerate(dataset):
                     if index % dist.world != dist.rank or sample.id in done:
                         continue
                     rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark)
-                    writer.write(rec)
+                    writer.put(rec)  # a retried id replaces its error record
                     progress.update(rec)
                     if logger is not None:
                         logger.log_sample(rec, sample)
@@ -176,9 +190,8 @@ def run(cfg, run_dir: str | os.PathLike) -> int:
         dist.barrier()
         if dist.rank != 0:
             return 0
-        if dist.world > 1:
-            merge_shards(sorted((run_dir / "shards").glob("samples.rank*.jsonl")), merged)
-        records = read_records(merged)
+        folder.merge()
+        records = folder.records()
         metrics = write_metrics(cfg, run_dir, records)
         status = 1 if metrics["errors"] else 0
         logger.log_summary(metrics)

@@ -4,7 +4,8 @@ Writes `<run>/viz/<id>.png` (focus/plots.py `sample_figure`: caption with questi
 each target's relevance map as a heat map with its colour bar; ROIs numbered by rank and coloured by existence
 confidence; the chosen crop(s) beside) and `<run>/viz/index.html`, a page with every picture. Relevance maps exist
 only in runs made with `method.save_maps=true`; without them the pictures show ROIs and crops, and the command says
-so. Images are read again from the run's dataset (its config is in metrics.json or .hydra/config.yaml).
+so. Images are read again from the run's dataset (its config is in metrics.json or, for a run killed before it
+was written, in the config identity of the run folder, focus/runfolder.py). A folder it cannot use: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import sys
 from pathlib import Path
 
+from . import FocusError
 from .plots import SAMPLE_SIZE_PX, sample_figure, save
 from .records import read_records
 
@@ -24,14 +26,19 @@ NO_MAPS = ("{run} kept no relevance maps (it ran without method.save_maps=true):
 
 
 def run_config(run_dir: Path) -> dict:
-    metrics = run_dir / "metrics.json"
-    if metrics.exists():
-        return json.loads(metrics.read_text())["config"]
-    hydra_cfg = run_dir / ".hydra" / "config.yaml"
-    if hydra_cfg.exists():
-        import yaml
-        return yaml.safe_load(hydra_cfg.read_text())
-    raise FileNotFoundError(f"{run_dir} holds neither metrics.json nor .hydra/config.yaml: not a run folder")
+    """The resolved config of a run: from metrics.json, or from the config identity its start wrote."""
+    from .runfolder import IDENTITY_FILE
+
+    for name, key in (("metrics.json", "config"), (IDENTITY_FILE, "identity")):
+        file = run_dir / name
+        if file.exists():
+            try:
+                config = json.loads(file.read_text())[key]
+                config["dataset"]["loader"]
+                return config
+            except (ValueError, KeyError, TypeError) as exc:
+                raise FocusError(f"{file} holds no dataset config ({type(exc).__name__}: {exc})") from None
+    raise FocusError(f"{run_dir} has neither metrics.json nor {IDENTITY_FILE}: not a focus run folder")
 
 
 def file_name(sample_id: str) -> str:
@@ -66,20 +73,25 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=8, help="samples to draw when --ids is not given")
     parser.add_argument("--out", default=None, help="output folder (default: <run>/viz)")
     args = parser.parse_args(argv)
-    run_dir = Path(args.run_dir)
+    try:
+        return draw(Path(args.run_dir), args.ids, args.limit, args.out)
+    except (FocusError, OSError) as exc:
+        print(f"focus.visualize: {exc}", file=sys.stderr)
+        return 2
+
+
+def draw(run_dir: Path, ids, limit: int, out) -> int:
+    if not (run_dir / "samples.jsonl").exists():
+        raise FocusError(f"{run_dir} has no samples.jsonl: not a run folder, or no sample has finished yet")
     records = read_records(run_dir / "samples.jsonl")
     if not records:
         print(f"focus.visualize: no records in {run_dir / 'samples.jsonl'}", file=sys.stderr)
         return 2
-    try:
-        config = run_config(run_dir)
-    except FileNotFoundError as exc:
-        print(f"focus.visualize: {exc}", file=sys.stderr)
-        return 2
+    config = run_config(run_dir)
     failed = [r["id"] for r in records if r.get("error")]
-    wanted = [r for r in records if not r.get("error") and (args.ids is None or r["id"] in args.ids)]
-    if args.ids is None:
-        wanted = wanted[:args.limit]
+    wanted = [r for r in records if not r.get("error") and (ids is None or r["id"] in ids)]
+    if ids is None:
+        wanted = wanted[:limit]
     if failed:
         print(f"focus.visualize: skipping {len(failed)} failed sample(s) (no picture to draw): "
               f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}", file=sys.stderr)
@@ -91,9 +103,9 @@ def main(argv=None) -> int:
     from omegaconf import OmegaConf
 
     from .config import build
-    dataset = build(OmegaConf.create(config["dataset"]["loader"]))
+    dataset = build(OmegaConf.create({**config["dataset"]["loader"], "limit": None}))
     by_id = {r["id"]: r for r in wanted}
-    out_dir = Path(args.out) if args.out else run_dir / "viz"
+    out_dir = Path(out) if out else run_dir / "viz"
     out_dir.mkdir(parents=True, exist_ok=True)
     drawn = {}
     for sample in dataset:

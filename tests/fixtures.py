@@ -25,6 +25,8 @@ def b64(size) -> str:
 
 
 def make_vstar(root: Path, corrupt: bool = False) -> Path:
+    """Four V* questions; `corrupt`: image 1 is not an image, meta file 2 is cut off, a fifth line names a missing
+    image."""
     rows = []
     for i, size in enumerate(SIZES):
         cat = "direct_attributes" if i % 2 == 0 else "relative_position"
@@ -45,7 +47,8 @@ def make_vstar(root: Path, corrupt: bool = False) -> Path:
             meta = {"target_object": ["dog", "car"], "bbox": [[10, 10, 50, 50], [300, 200, 80, 60]],
                     "options": ["The dog is on the left of the car.", "The dog is on the right of the car."]}
             label = "B"
-        (folder / name.replace(".jpg", ".json")).write_text(json.dumps(meta))
+        meta_text = json.dumps(meta)
+        (folder / name.replace(".jpg", ".json")).write_text(meta_text[:20] if corrupt and i == 2 else meta_text)
         rows.append({"image": f"{cat}/{name}", "text": text, "category": cat, "question_id": str(i), "label": label})
     if corrupt:  # a line whose image file is not there
         rows.append({**rows[0], "image": "direct_attributes/missing.jpg", "question_id": "4"})

@@ -39,12 +39,23 @@ def test_every_option_composes_and_instantiates(group, option):
     ("llava15", "hrbench4k", 4, 30, 5, 3, [14, 32]),
     ("llava_ov", "vstar", 2, 30, 9, 2, [21, 28]),  # s_max = 9 on V*Bench
     ("llava_ov", "hrbench8k", 8, 30, 5, 2, [21, 28]),
-    ("tiny_llava15", "synthetic", 6, 30, 5, 2, [2, 4]),
+    ("tiny_llava15", "synthetic", 6, 30, 5, 2, [14, 32]),  # Table 7's range, of the 32 layers it refers to
 ])
 def test_table7_hyperparameters(model, dataset, steps, k, s_max, s_dist, layers):
     cfg = compose_cfg([f"model={model}", f"dataset={dataset}", f"ranker.n_steps={steps}"])
     assert cfg.proposer.k == k and cfg.proposer.s_max == s_max and cfg.proposer.s_dist == s_dist
     assert list(cfg.relevance.layers) == layers and cfg.proposer.s_min == 3
+
+
+@pytest.mark.parametrize("model,ref,tiny_layers", [("tiny_llava15", 32, [2, 3]), ("tiny_llava_ov", 28, [3]),
+                                                   ("tiny_qwen25vl", 28, [2, 3]), ("llava15", None, None)])
+def test_tiny_models_map_paper_layer_ranges(model, ref, tiny_layers):
+    """Tiny configs declare the depth their (paper) layer numbers count; full models count their own layers."""
+    from focus.relevance import layer_range
+    cfg = compose_cfg([f"model={model}"])
+    assert cfg.relevance.layer_depth_ref == ref
+    if ref:
+        assert layer_range(list(cfg.relevance.layers), 4, ref) == tiny_layers
 
 
 def test_overrides_replace_interpolations():

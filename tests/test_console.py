@@ -29,7 +29,8 @@ def screen_lines(output: str) -> list[str]:
 
 
 def test_summary_is_the_last_block_with_failed_ids_and_wandb_sync(tmp_path, tiny_cache):
-    """V* with an unreadable image (id 1) and a missing one (id 4), W&B offline (resuming: test_end_to_end)."""
+    """V* with an unreadable image (id 1), a malformed meta file (id 2) and a missing image (id 4), W&B offline
+    (resuming: test_end_to_end)."""
     data = make_vstar(tmp_path / "vstar", corrupt=True)
     run = tmp_path / "run"
     proc = run_merged("dataset=vstar", f"dataset.path={data}", "relevance.layers=[0,14]", f"run_dir={run}",
@@ -40,11 +41,12 @@ def test_summary_is_the_last_block_with_failed_ids_and_wandb_sync(tmp_path, tiny
     assert proc.stdout.count("exceeds the model's") <= 1
     assert "wandb:" not in proc.stdout  # W&B says nothing itself
     lines = screen_lines(proc.stdout)
-    start = next(i for i, line in enumerate(lines) if line.startswith("[focus] 5 samples (2 errors"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("[focus] 5 samples (3 errors"))
     summary = lines[start:]
     assert all(line.startswith("[focus]") for line in summary), summary  # nothing after the summary
-    assert "[focus] failed samples (2; each counted wrong, its error and traceback in samples.jsonl):" in summary
-    assert any(line.startswith("[focus]   1: UnidentifiedImageError: cannot identify image file") for line in summary)
+    assert "[focus] failed samples (3; each counted wrong, its error and traceback in samples.jsonl):" in summary
+    assert any(line.startswith("[focus]   1: ValueError: cannot decode image ") for line in summary)
+    assert any(line.startswith("[focus]   2: ValueError: bad meta file ") for line in summary)
     assert "[focus]   4: FileNotFoundError: image " in "\n".join(summary) and "missing.jpg is missing" in summary[-2]
     sync = re.fullmatch(r"\[focus\] W&B offline run written; upload it with: wandb sync (\S+)", summary[-1])
     assert sync and sync.group(1).startswith(str(run / "wandb" / "offline-run-"))

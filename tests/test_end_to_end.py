@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,14 +13,30 @@ from fixtures import make_hrbench, make_mme, make_vstar
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def focus_run(*overrides, run_dir=None, tiny_cache=None, timeout=600):
+def focus_args(*overrides, run_dir=None, tiny_cache=None) -> list[str]:
     args = [sys.executable, "-m", "focus.run", *overrides]
     if run_dir is not None:
         args.append(f"run_dir={run_dir}")
     if tiny_cache is not None:
         args.append(f"tiny_cache_dir={tiny_cache}")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    return args
+
+
+FOCUS_ENV = {"HF_HUB_OFFLINE": "1", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1"}
+
+
+def focus_run(*overrides, run_dir=None, tiny_cache=None, timeout=600, prefix=()):
+    """`python -m focus.run` as a user runs it; `prefix` wraps the command (e.g. `unshare`)."""
+    args = [*prefix, *focus_args(*overrides, run_dir=run_dir, tiny_cache=tiny_cache)]
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **FOCUS_ENV})
+
+
+def one_line(proc) -> str:
+    """The single stderr line of a refused command (asserting there is exactly one and no stack trace)."""
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return lines[0]
 
 
 def records(run_dir):
@@ -95,24 +112,21 @@ def test_issue3_command_line(tmp_path, tiny_cache):
 
 
 def test_resume_after_interruption(tmp_path, tiny_cache):
+    import pandas as pd
     run = tmp_path / "run"
     proc = focus_run("dataset.limit=3", "logger.wandb.mode=disabled", run_dir=run, tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    first = (run / "samples.jsonl").read_text()
     with (run / "samples.jsonl").open("a") as f:  # a kill in the middle of writing a record
         f.write('{"id": "synthetic-3", "question": "cut off')
-    first = (run / "samples.jsonl").read_text()
     proc = focus_run("logger.wandb.mode=disabled", run_dir=run, tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "[focus] resuming: 3/8 done, 5 to go" in proc.stdout and "| 8/8 [" in proc.stderr
-    assert (run / "samples.jsonl").read_text().startswith(first)  # nothing already written is lost
-    ids = [r["id"] for r in records_tolerant(run)]
+    text = (run / "samples.jsonl").read_text()
+    assert text.startswith(first) and "cut off" not in text  # nothing written is lost; the torn line is gone
+    ids = list(pd.read_json(run / "samples.jsonl", lines=True)["id"])  # valid JSON Lines for pandas
     assert sorted(ids) == sorted(f"synthetic-{i}" for i in range(8)) and len(ids) == len(set(ids))
     assert json.loads((run / "metrics.json").read_text())["n"] == 8
-
-
-def records_tolerant(run_dir):
-    from focus.records import read_records
-    return read_records(run_dir / "samples.jsonl")
 
 
 @pytest.mark.parametrize("override,needle", [
@@ -124,23 +138,40 @@ def records_tolerant(run_dir):
 ])
 def test_config_errors_are_one_line_before_model_load(tmp_path, override, needle):
     proc = focus_run(*override.split(), "logger.wandb.mode=disabled", run_dir=tmp_path)
-    assert proc.returncode == 2
-    err_lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert len(err_lines) == 1 and needle in err_lines[0], proc.stderr
+    assert proc.returncode == 2 and needle in one_line(proc), proc.stderr
     assert "Loading weights" not in proc.stderr and not (tmp_path / "samples.jsonl").exists()
 
 
-def test_corrupt_image_becomes_error_record(tmp_path, tiny_cache):
+def test_bad_data_becomes_error_records_and_retries_replace_them(tmp_path, tiny_cache):
+    """Undecodable image, missing image, malformed meta file: error records naming the file, the run goes on;
+    `run.retry_errors=true` after the data is fixed puts each retried record in place of its error record."""
     root = make_vstar(tmp_path / "vstar", corrupt=True)
-    proc = focus_run("dataset=vstar", f"dataset.path={root}", "logger.wandb.mode=disabled", run_dir=tmp_path / "r",
-                     tiny_cache=tiny_cache)
-    assert proc.returncode == 1  # a sample failed, the run went on
+    args = ("dataset=vstar", f"dataset.path={root}", "method=vanilla", "logger.wandb.mode=disabled")
+    proc = focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr  # samples failed, the run went on
     recs = records(tmp_path / "r")
     assert len(recs) == 5
     bad = {r["id"]: r["error"] for r in recs if r["error"]}
-    assert sorted(bad) == ["1", "4"] and "UnidentifiedImageError" in bad["1"] and "missing.jpg is missing" in bad["4"]
+    assert sorted(bad) == ["1", "2", "4"]
+    assert bad["1"].startswith(f"ValueError: cannot decode image {root / 'relative_position' / 'sa_1.jpg'}: ")
+    assert "BytesIO" not in bad["1"] and "missing.jpg is missing" in bad["4"]
+    assert bad["2"].startswith(f"ValueError: bad meta file {root / 'direct_attributes' / 'sa_2.json'}: JSONDecodeError")
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert metrics["errors"] == 2 and metrics["n_scored"] == 3
+    assert metrics["errors"] == 3 and metrics["n_scored"] == 2
+    kept = {r["id"]: r for r in recs if not r["error"]}
+
+    fixed = make_vstar(tmp_path / "fixed")  # the data is fixed: good image and meta files, the missing image added
+    for f in [*fixed.rglob("*.jpg"), *fixed.rglob("*.json")]:
+        shutil.copy(f, root / f.relative_to(fixed))
+    shutil.copy(fixed / "direct_attributes" / "sa_0.jpg", root / "direct_attributes" / "missing.jpg")
+    proc = focus_run(*args, "run.retry_errors=true", run_dir=tmp_path / "r", tiny_cache=tiny_cache)
+    assert proc.returncode == 0, proc.stderr[-2000:]  # every retry succeeded: no error is left
+    recs = records(tmp_path / "r")
+    assert [r["id"] for r in recs] == ["0", "1", "2", "3", "4"]  # each id once, in place of its error record
+    assert not any(r["error"] for r in recs) and all(kept[r["id"]] == r for r in recs if r["id"] in kept)
+    assert recs[2]["gt_targets"] == ["cup"]  # the fixed meta file was read
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["errors"] == 0 and metrics["n"] == 5 and metrics["n_scored"] == 5
 
 
 def test_vstar_end_to_end(tmp_path, tiny_cache):

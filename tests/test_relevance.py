@@ -5,8 +5,7 @@ from scipy import ndimage
 
 from focus.geometry import GridLayout
 from focus.models.base import FeaturePass
-
-from focus.relevance import Relevance, clamp_layers, object_relevance, smooth_and_downsample
+from focus.relevance import Relevance, layer_range, object_relevance, smooth_and_downsample
 
 
 def fig7_oracle(features, x_target, x_visual, x_layer, normalization="row"):
@@ -70,14 +69,25 @@ def test_target_similar_tokens_get_the_mass():
     assert int(rel.argmax()) == 7
 
 
-def test_errors_and_layer_clamping():
+def test_errors_and_layer_ranges():
     with pytest.raises(ValueError):
         object_relevance([torch.rand(1, 4, 2)], [], [0, 1], [0])
-    assert clamp_layers([14, 32], 32) == list(range(14, 32))
-    assert clamp_layers([14, 32], 4) == [3]
-    assert clamp_layers([0, 14], 4) == [0, 1, 2, 3]
-    with pytest.raises(ValueError):
-        clamp_layers([5, 2], 32)
+    assert layer_range([14, 32], 32) == list(range(14, 32))
+    # paper ranges of a 32-layer model on 4 layers: [l, L) -> [round(l/8), round(L/8)), halves up (Table 3 rows)
+    assert layer_range([14, 32], 4, depth_ref=32) == [2, 3]
+    assert layer_range([0, 14], 4, depth_ref=32) == [0, 1]
+    assert layer_range([0, 32], 4, depth_ref=32) == [0, 1, 2, 3]
+    assert layer_range([12, 20], 4, depth_ref=32) == [2]  # 1.5 rounds up to 2, 2.5 to 3
+    assert layer_range([21, 28], 4, depth_ref=28) == [3]  # LLaVA-OneVision's Table 7 range on its tiny model
+    assert layer_range([2, 4], 4) == [2, 3]  # a small model stating its own layers
+    for layers, depth, ref, needle in [([5, 2], 32, None, "0 <= l < L <= 32"),
+                                       ([40, 50], 32, None, "the model's 32 decoder layers"),
+                                       ([2, 5], 4, None, "0 <= l < L <= 4"),
+                                       ([14, 33], 4, 32, "0 <= l < L <= 32"),
+                                       ([14, 15], 4, 32, "maps to no layer"),
+                                       ([1.5, 3], 4, None, "two integers")]:
+        with pytest.raises(ValueError, match=needle):
+            layer_range(layers, depth, ref)
 
 
 def test_smooth_and_downsample_shape_and_mass():

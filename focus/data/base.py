@@ -86,25 +86,32 @@ def check_sample(sample: Sample) -> Sample:
         return sample
     if not sample.options:
         sample.error = "question has no options"
-    elif sample.label not in LETTERS[:len(sample.options)]:
+    elif sample.label not in list(LETTERS[:len(sample.options)]):  # a list: "" is in every string
         sample.error = f"label {sample.label!r} is not among the options {list(LETTERS[:len(sample.options)])}"
     return sample
 
 
-def decode_base64_image(data: str | bytes) -> Image.Image:
+def decode_base64_image(data: str | bytes, source: str = "the row") -> Image.Image:
+    """`source` names the image in errors (the file and row it comes from)."""
     if isinstance(data, str):
         data = data.encode()
     try:
         raw = base64.b64decode(data, validate=False)
     except binascii.Error as exc:
-        raise ValueError(f"undecodable base64 image: {exc}") from None
-    return open_image_bytes(raw)
+        raise ValueError(f"undecodable base64 image in {source}: {exc}") from None
+    return open_image_bytes(raw, source)
 
 
-def open_image_bytes(raw: bytes) -> Image.Image:
-    """Decode to RGB; an RGB file is returned as decoded (convert() would copy: 100 MB more per 8K image)."""
-    im = Image.open(io.BytesIO(raw))
-    im.load()
+def open_image_bytes(raw: bytes, source: str = "the image") -> Image.Image:
+    """Decode to RGB; an RGB file is returned as decoded (convert() would copy: 100 MB more per 8K image).
+    `source` (a file, or a row of a file) names the image in errors: PIL only knows the in-memory buffer."""
+    try:
+        im = Image.open(io.BytesIO(raw))
+        im.load()
+    except Image.UnidentifiedImageError:
+        raise ValueError(f"cannot decode image {source}: not an image format PIL reads ({len(raw)} bytes)") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # truncated, corrupt, too large
+        raise ValueError(f"cannot decode image {source}: {exc}") from None
     return im if im.mode == "RGB" else im.convert("RGB")
 
 

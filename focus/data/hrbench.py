@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from .base import Dataset, Sample, decode_base64_image
 from .hub import resolve_local_or_hub
-from .tabular import count_rows, iter_rows, letter_columns
+from .tabular import check_table, count_rows, iter_rows, letter_columns
 
 CATEGORY_NAMES = {"single": "FSP", "cross": "FCP"}
+# Columns a file must have (`index`, `category` and `cycle_category` only label and group the rows).
+REQUIRED_COLUMNS = ["question", "answer", "image", "A", "B"]
 
 
 class HRBench(Dataset):
@@ -23,6 +25,7 @@ class HRBench(Dataset):
                  limit: int | None = None, prompt_style: str = "paper", benchmark: str = "hrbench"):
         super().__init__(limit, prompt_style, benchmark)
         self.file = resolve_local_or_hub(path, hub_id, kind="file", filename=hub_file)
+        check_table(self.file, REQUIRED_COLUMNS, "HR-Bench")
         self.prompt_suffix = prompt_suffix
 
     def count(self, stop=None) -> int:
@@ -34,9 +37,10 @@ class HRBench(Dataset):
             question = str(row.get("question") or "").strip()
             label = str(row.get("answer") or "").strip()
             image_b64 = row.get("image")
-            error = None if image_b64 else "row has no image"
+            source = f"row {n + 1} of {self.file.name}"
+            error = None if image_b64 else f"{source} has no image"
             yield Sample(id=str(row.get("index", n)), question=question, options=options, label=label,
                          category=CATEGORY_NAMES.get(str(row.get("category")), str(row.get("category"))),
                          prompt=self.prompt(question, options),
-                         image_fn=(lambda b=image_b64: decode_base64_image(b)) if image_b64 else None,
+                         image_fn=(lambda b=image_b64, s=source: decode_base64_image(b, s)) if image_b64 else None,
                          meta={"cycle_category": row.get("cycle_category")}, error=error)

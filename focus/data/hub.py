@@ -1,10 +1,12 @@
-"""Local copy or Hugging Face hub download for the benchmark loaders (offline: one clear error)."""
+"""Local copy or Hugging Face hub download for the benchmark loaders (offline or unreachable hub: one clear error
+within seconds, focus/hub.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .. import FocusError
+from ..hub import check_hub
 
 
 def resolve_local_or_hub(path: str | None, hub_id: str, kind: str, filename: str | None = None) -> Path:
@@ -14,6 +16,7 @@ def resolve_local_or_hub(path: str | None, hub_id: str, kind: str, filename: str
         if not p.exists():
             raise FocusError(f"dataset.path {str(p)!r} does not exist")
         return p
+    check_hub(hub_id, "dataset")
     try:
         from huggingface_hub import hf_hub_download, snapshot_download
         if kind == "file":

@@ -12,7 +12,10 @@ import re
 
 from .base import Dataset, Sample, decode_base64_image, open_image_bytes
 from .hub import resolve_local_or_hub
-from .tabular import count_rows, iter_rows, letter_columns
+from .tabular import check_table, count_rows, iter_rows, letter_columns, table_files
+
+# Columns a file must have: the image (lmms-eval `bytes`, TSV `image`), the options (a list or A.. columns).
+REQUIRED_COLUMNS = [("bytes", "image"), "question", "answer", ("multi-choice options", "A")]
 
 
 def parse_options(value) -> list[str]:
@@ -33,22 +36,20 @@ class MMERealWorldLite(Dataset):
                  prompt_suffix: str = "The best answer is:", limit: int | None = None, prompt_style: str = "paper",
                  benchmark: str = "mme_rw"):
         super().__init__(limit, prompt_style, benchmark)
-        self.source = resolve_local_or_hub(path, hub_id, kind="folder")
-        self.prompt_suffix = prompt_suffix
-
-    def tables(self):
-        """The file, or the folder of tables (the hub snapshot keeps its parquet files one level down)."""
-        source = self.source
-        if source.is_dir() and not list(source.glob("*.parquet")) + list(source.glob("*.tsv")):
+        source = resolve_local_or_hub(path, hub_id, kind="folder")
+        if source.is_dir() and not table_files(source):  # the hub snapshot keeps its parquet shards in a subfolder
             nested = sorted(source.rglob("*.parquet"))
             source = nested[0].parent if nested else source
-        return source
+        check_table(source, REQUIRED_COLUMNS, "MME-RealWorld")
+        self.source = source
+        self.prompt_suffix = prompt_suffix
 
     def count(self, stop=None) -> int:
-        return count_rows(self.tables(), stop)
+        return count_rows(self.source, stop)
 
     def samples(self):
-        for n, row in enumerate(iter_rows(self.tables())):
+        files = table_files(self.source)
+        for n, row in enumerate(iter_rows(self.source)):
             if "multi-choice options" in row:
                 options = parse_options(row.get("multi-choice options"))
             else:
@@ -58,12 +59,13 @@ class MMERealWorldLite(Dataset):
                 image_b64 = image_b64.get("bytes")
             question = str(row.get("question") or "").strip()
             loader = None
+            source = f"row {n + 1} of {files[0].name if len(files) == 1 else self.source}"
             if image_b64:
                 if isinstance(image_b64, (bytes, bytearray)) and not image_b64[:4].isascii():
-                    loader = lambda b=bytes(image_b64): open_image_bytes(b)  # noqa: E731  raw image bytes
+                    loader = lambda b=bytes(image_b64), s=source: open_image_bytes(b, s)  # noqa: E731  raw bytes
                 else:
-                    loader = lambda b=image_b64: decode_base64_image(b)  # noqa: E731
+                    loader = lambda b=image_b64, s=source: decode_base64_image(b, s)  # noqa: E731
             yield Sample(id=str(row.get("index", n)), question=question, options=options,
                          label=str(row.get("answer") or "").strip().strip("()"), category=str(row.get("category", "")),
                          prompt=self.prompt(question, options), image_fn=loader,
-                         meta={"subtask": row.get("l2-category")}, error=None if loader else "row has no image")
+                         meta={"subtask": row.get("l2-category")}, error=None if loader else f"{source} has no image")

@@ -5,6 +5,8 @@ of a column at a time instead of the whole column chunk, so memory holds one pag
 written with small pages; as many rows as the writer put in a page otherwise), never the whole file. A file written as
 ONE page (pyarrow/pandas defaults on < 1024 rows) can only be decoded whole; its images are still decoded one sample at
 a time. TSV / CSV are streamed line by line. tests/test_data_memory.py measures the peaks on generated 8K-sized files.
+`check_table` reads only a parquet footer or a TSV's first lines, so an empty file, a file that is not parquet or one
+without the format's columns is refused before any model loads.
 """
 
 from __future__ import annotations
@@ -13,14 +15,56 @@ import csv
 import sys
 from pathlib import Path
 
+from .. import FocusError
+
 
 # Bytes pyarrow reads from disk at a time; bounds the I/O buffer, not the page (the page is the decoding unit).
 PARQUET_READ_BUFFER = 1 << 20
 
 
 def table_files(path: Path) -> list[Path]:
-    """The .parquet and .tsv files of a folder, in order, or the one file `path`."""
+    """The files of a table: `path` itself, or the .parquet and .tsv files of a folder."""
     return sorted(path.glob("*.parquet")) + sorted(path.glob("*.tsv")) if path.is_dir() else [path]
+
+
+def _header(file: Path) -> tuple[list[str], bool]:
+    """Column names and whether a first row exists, reading only the parquet footer or the TSV's first lines."""
+    if file.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        try:
+            pf = pq.ParquetFile(file)
+        except (pa.ArrowException, OSError) as exc:
+            raise FocusError(f"{file} is not a readable parquet file ({exc})") from None
+        return list(pf.schema_arrow.names), pf.metadata.num_rows > 0
+    csv.field_size_limit(sys.maxsize)
+    delim = "\t" if file.suffix in (".tsv", ".txt") else ","
+    try:
+        with file.open(encoding="utf-8", newline="") as f:
+            reader = csv.reader(f, delimiter=delim)
+            header = next(reader, [])
+            return header, any(any(cell.strip() for cell in row) for row in reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FocusError(f"{file} is not a text table (TSV/CSV): {exc}") from None
+
+
+def check_table(path: Path, required: list[str | tuple[str, ...]], fmt: str) -> None:
+    """Before any model loads: `path` (a file or a folder of them) has rows and the columns `fmt` needs (a tuple
+    is a choice: any one of its names will do)."""
+    files = table_files(path)
+    if not files:
+        raise FocusError(f"dataset.path {path} holds no .parquet or .tsv file")
+    for file in files:
+        columns, has_rows = _header(file)
+        if not columns:
+            raise FocusError(f"{file} is empty: the {fmt} format needs a header and one row per question")
+        missing = [" or ".join(c) if isinstance(c, tuple) else c for c in required
+                   if not set(c if isinstance(c, tuple) else (c,)) & set(columns)]
+        if missing:
+            raise FocusError(f"{file} lacks the column(s) {', '.join(missing)} of the {fmt} format "
+                             f"(it has: {', '.join(columns[:12])})")
+        if not has_rows:
+            raise FocusError(f"{file} has a header but no rows")
 
 
 def iter_rows(path: Path, columns: list[str] | None = None):

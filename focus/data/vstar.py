@@ -89,6 +89,9 @@ class VStarBench(Dataset):
             raise FocusError(f"V*Bench: {self.questions} not found (dataset.path must be the folder holding "
                              f"test_questions.jsonl)")
         self.root = self.questions.parent
+        with self.questions.open(encoding="utf-8", errors="replace") as f:
+            if not any(line.strip() for line in f):
+                raise FocusError(f"V*Bench: {self.questions} has no questions")
         self.prompt_suffix = prompt_suffix
 
     def count(self, stop=None) -> int:
@@ -101,32 +104,33 @@ class VStarBench(Dataset):
                 if not line.strip():
                     continue
                 try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
+                    yield self._sample(json.loads(line), n)
+                except (ValueError, TypeError, AttributeError) as exc:  # not JSON, not an object, odd field types
                     yield Sample(id=f"line-{n}", question="", options=[], label="", category="", prompt="",
-                                 error=f"bad JSON line {n}: {exc}")
-                    continue
-                yield self._sample(row, n)
+                                 error=f"bad line {n + 1} of {self.questions}: {type(exc).__name__}: {exc}")
 
     def _sample(self, row: dict, n: int) -> Sample:
         question, options = split_question(row.get("text", ""))
         label = str(row.get("label", "")).strip()
         image_path = self.root / row.get("image", "")
         meta_path = image_path.with_suffix(".json")
-        boxes, targets, sentences = [], [], None
+        boxes, targets, sentences, error = [], [], None, None
         if meta_path.exists():
-            meta = json.loads(meta_path.read_text())
-            boxes = [[x, y, x + w, y + h] for x, y, w, h in meta.get("bbox", [])]
-            targets = list(meta.get("target_object", []))
-            sentences = sentences_in_letter_order(options, label, meta.get("options", [])) if label else None
+            try:  # a bad meta file is this sample's error record; the run goes on
+                meta = json.loads(meta_path.read_text())
+                boxes = [[x, y, x + w, y + h] for x, y, w, h in meta.get("bbox", [])]
+                targets = list(meta.get("target_object", []))
+                sentences = sentences_in_letter_order(options, label, meta.get("options", [])) if label else None
+            except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError, IndexError) as exc:
+                error = f"bad meta file {meta_path}: {type(exc).__name__}: {exc}"
 
         def load(p=image_path):
             if not p.exists():
                 raise FileNotFoundError(f"image {p} is missing")
-            return open_image_bytes(p.read_bytes())
+            return open_image_bytes(p.read_bytes(), str(p))
 
         return Sample(id=str(row.get("question_id", n)), question=question, options=options, label=label,
                       category=CATEGORY_NAMES.get(row.get("category", ""), row.get("category", "")),
                       prompt=self.prompt(question, options), image_fn=load,
                       option_sentences=sentences, gt_boxes=boxes, gt_targets=targets,
-                      meta={"image": row.get("image", ""), "source_category": row.get("category", "")})
+                      meta={"image": row.get("image", ""), "source_category": row.get("category", "")}, error=error)

@@ -10,7 +10,6 @@ and their processor settings.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from PIL import Image
 
 from .. import FocusError
 from ..geometry import GridLayout
+from ..hub import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,7 @@ class HFAdapter(VisionLanguageAdapter):
             self.model = AutoModelForImageTextToText.from_pretrained(
                 path, dtype=DTYPES[torch_dtype], attn_implementation=attn_implementation)
         except (OSError, ValueError) as exc:  # not cached / offline / not a repo id nor a folder
-            raise FocusError(
-                f"cannot load model {path!r}: it is neither a local folder nor in the Hugging Face cache "
-                f"({os.environ.get('HF_HUB_CACHE') or os.environ.get('HF_HOME') or '~/.cache/huggingface'}). "
-                f"Download it where the network is reachable (`hf download {path}`) and copy the cache, "
-                f"or set model.path=/path/to/local/folder") from exc
+            raise FocusError(unavailable(path)) from exc
         self.model.to(self.device).eval()
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"

@@ -1,4 +1,4 @@
-"""Tiny offline checkpoints of the three paper model families (design section 5, issue 2).
+"""Tiny offline checkpoints of the three paper model families (design section 5).
 
 Each tiny checkpoint is the REAL transformers class (LlavaForConditionalGeneration,
 LlavaOnevisionForConditionalGeneration, Qwen2_5_VLForConditionalGeneration) built from a tiny config with the real
@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 FAMILIES = ("llava15", "llava_ov", "qwen25vl")
+TEXT_LAYERS = 4  # decoder layers of every tiny checkpoint (conf/model/tiny_*.yaml map layer ranges onto them)
 
 # Chat templates in the format of each family's hub checkpoint, so prompts are built the same way for tiny and real.
 LLAVA15_CHAT_TEMPLATE = (
@@ -97,7 +98,7 @@ def build_tokenizer(family: str):
 
 
 def _text_kwargs(tokenizer) -> dict:
-    return dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+    return dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=TEXT_LAYERS,
                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16384,
                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                 bos_token_id=tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id,
@@ -181,6 +182,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("FOCUS_TINY_CACHE", Path.home() / ".cache" / "focus" / "tiny_models"))
 
 
+def tiny_checkpoint_dir(family: str, cache_dir: str | os.PathLike | None = None, seed: int = 0) -> Path:
+    """Where the tiny checkpoint of `family` is (or will be) saved."""
+    return (Path(cache_dir) if cache_dir else default_cache_dir()) / f"tiny_{family}_seed{seed}"
+
+
 def ensure_tiny_checkpoint(family: str, cache_dir: str | os.PathLike | None = None, seed: int = 0) -> Path:
     """Return the folder of the tiny checkpoint of `family`, building and saving it on first use.
 
@@ -189,8 +195,8 @@ def ensure_tiny_checkpoint(family: str, cache_dir: str | os.PathLike | None = No
     """
     if family not in _BUILDERS:
         raise ValueError(f"unknown tiny model family {family!r}; choose one of {FAMILIES}")
-    root = Path(cache_dir) if cache_dir else default_cache_dir()
-    target = root / f"tiny_{family}_seed{seed}"
+    target = tiny_checkpoint_dir(family, cache_dir, seed)
+    root = target.parent
     if (target / "config.json").exists():
         return target
     root.mkdir(parents=True, exist_ok=True)
