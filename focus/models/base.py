@@ -241,14 +241,16 @@ class HFAdapter(VisionLanguageAdapter):
         """[B, 2] last-position logits of (Yes, No) for prompts whose images and texts interleave, in ONE batched
         forward. Each content is a list of PIL images and strings in prompt order, e.g. ZoomEye's
         [main image, "This is the main image ...", zoomed view, "This is the zoomed-in view ... Is there a cat ..."].
+        The images go to the processor as one flat list, as in `encode`, so each is processed as on its own
+        (LLaVA-OneVision: every image with its anyres tiles, as `generate` with several images).
         """
         texts, images = [], []
         for content in contents:
             items = [{"type": "image"} if isinstance(x, Image.Image) else {"type": "text", "text": x} for x in content]
             texts.append(self.processor.apply_chat_template([{"role": "user", "content": items}],
                                                             add_generation_prompt=True, tokenize=False))
-            images.append([x for x in content if isinstance(x, Image.Image)])
-        inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt").to(self.device)
+            images += [x for x in content if isinstance(x, Image.Image)]
+        inputs = self.encode(images, texts)
         logits = self._forward(inputs, logits_to_keep=1).logits[:, -1, :]
         return logits[:, [self.yes_id, self.no_id]].float().cpu()
 
