@@ -4,8 +4,9 @@
 - type-1: the best ROI per target; several targets → their union box. Global-view models (one image): if two
   chosen ROI centres are farther apart than `t_obj_dist` px, the crops are pasted on an empty canvas at their
   relative positions instead (App. A.5).
-- type-2: every ROI with c_yes > `t_type2` (not limited by n_steps), overlapping ones merged; several regions go
-  on a canvas (global view) or as separate crops (global-local).
+- type-2: every ROI of a type-2 target with c_yes > `t_type2` (not limited by n_steps), plus the best ROI of each
+  type-1 target, overlapping ones merged; several regions go on a canvas (global view) or as separate crops
+  (global-local).
 - global-local / multi-image models: the whole image with the chosen ROIs drawn on it, then each crop.
 `FinalInference` (the `inference_scheme` group) then answers with `generate` (greedy letter, the paper's protocol)
 or `logits_match` (lowest mean token loss over the options).
@@ -63,9 +64,10 @@ def max_center_distance(boxes) -> float:
 
 def compose_inputs(image: Image.Image, best_per_target: list[ROI], type2_rois: list[ROI] | None, multi_image: bool,
                    t_obj_dist: float, canvas_side: int, canvas_fill=(0, 0, 0)) -> tuple[list[Image.Image], dict]:
-    """Returns the images for the final prompt and a description (boxes, mode) for the record."""
+    """Returns the images for the final prompt and a description (boxes, mode) for the record.
+    best_per_target: the best ROI of each type-1 target; type2_rois: the ROIs of type-2 targets above t_type2."""
     if type2_rois:
-        boxes = merge_overlapping([r.box for r in type2_rois])
+        boxes = merge_overlapping([r.box for r in type2_rois] + [r.box for r in best_per_target])
         kind = "type2"
     else:
         boxes = [r.box for r in best_per_target]

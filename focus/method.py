@@ -3,6 +3,12 @@
 `Focus.__call__` runs targets → relevance → proposals → ranking → final inference for one sample and returns the
 record fields, counting forward passes exactly as App. A.2: `fp` = relevance passes + existence evaluations (one per
 (image, prompt), even when batched), `fp_extract` = target extraction, `fp_answer` = final answer passes.
+
+Question type is per target (Sec. 3.3, `focus.targets`): a type-1 target contributes its best-ranked ROI, a type-2
+target every ROI whose existence confidence exceeds `t_type2` (all its ROIs are evaluated, not limited by n_steps).
+A type-2 target with no ROI above the threshold (or under the "no ranking" ablation, which has no confidences) falls
+back to its best ROI; the record lists it in `type2_fallback`, and when no type-2 ROI is left at all the final mode
+says so: `type2_fallback_single | _union | _canvas | _multi_image` instead of `type1_*`.
 """
 
 from __future__ import annotations
@@ -37,38 +43,47 @@ class Focus:
 
     def __call__(self, adapter, sample, image) -> dict:
         targets = self.targets(adapter, sample.question, image)
-        rec: dict = {"targets": targets.objects, "type2": targets.type2, "targets_source": targets.source,
-                     "targets_failed": targets.failed, "targets_raw": targets.raw, "fp_extract": 1}
+        rec: dict = {"targets": targets.objects, "type2": targets.type2, "type2_targets": targets.type2_objects,
+                     "targets_source": targets.source, "targets_failed": targets.failed, "targets_raw": targets.raw,
+                     "fp_extract": 1}
         if targets.failed:  # design 4.1: answer on the whole image, never crash
             prediction, fp_answer, extra = self.inference_scheme.answer(adapter, [image], sample)
             return {**rec, "prediction": prediction, "fp": 0, "fp_answer": fp_answer, "rois": {}, **extra}
 
-        fp, best, type2_rois, rois_record, maps = 0, [], [], {}, {}
+        fp, best, type2_rois, fallback, rois_record, maps = 0, [], [], [], {}, {}
         for target in targets.objects:
             rel = self.relevance(adapter, image, target)
             fp += self.relevance.passes_per_target
             rois = self.proposer(rel.grid, rel.layout, target=target, min_crop=adapter.base_resolution)
-            if targets.type2 and not isinstance(self.ranker, NoRanking):
+            passing = []
+            if target in targets.type2_objects and not isinstance(self.ranker, NoRanking):
                 n_eval, _ = self.ranker.score_all(rois, adapter, image)
                 ranked = sorted(rois, key=lambda r: -(r.confidence if r.confidence is not None else -2))
-                type2_rois += [r for r in rois if r.confidence is not None
-                               and r.confidence > self.inference_scheme.t_type2]
+                passing = [r for r in rois if r.confidence is not None
+                           and r.confidence > self.inference_scheme.t_type2]
             else:
                 ranked, n_eval, _ = self.ranker(rois, adapter, image)
             fp += n_eval
-            if ranked:
+            if passing:
+                type2_rois += passing
+            elif ranked:
                 best.append(ranked[0])
+                if target in targets.type2_objects:
+                    fallback.append(target)
             rois_record[target] = [r.to_dict() for r in ranked[:self.max_rois_in_record]]
             if self.save_maps:
                 maps[target] = {"grid": [[round(v, 6) for v in row] for row in rel.grid.tolist()],
                                 "layout": rel.layout.to_dict()}
-        if not best:
+        if not best and not type2_rois:
             images, composed = [image], {"mode": "whole_image", "boxes": []}
         else:
             images, composed = self.inference_scheme.compose(adapter, image, best, type2_rois)
+        if fallback and not type2_rois:  # answered as type-1 although a target was type-2: say so
+            composed["mode"] = composed["mode"].replace("type1_", "type2_fallback_", 1)
         prediction, fp_answer, extra = self.inference_scheme.answer(adapter, images, sample)
         rec.update({"prediction": prediction, "fp": fp, "fp_answer": fp_answer, "rois": rois_record,
-                    "chosen_boxes": [list(b) for b in composed["boxes"]], "final_mode": composed["mode"], **extra})
+                    "chosen_boxes": [list(b) for b in composed["boxes"]], "final_mode": composed["mode"],
+                    "type2_fallback": fallback, **extra})
         if self.save_maps:
             rec["relevance_maps"] = maps
         return rec

@@ -59,6 +59,14 @@ def _json_default(obj):
     return str(obj)
 
 
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write `obj` as JSON through a temporary file and a rename, so a reader never sees a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_json_default))
+    os.replace(tmp, path)
+
+
 def merge_shards(shard_paths, merged_path) -> int:
     """Append to `merged_path` every shard record whose id it does not hold yet (rank 0 after the barrier)."""
     have = {r["id"] for r in read_records(merged_path)}

@@ -21,18 +21,32 @@ from .geometry import GridLayout
 
 log = logging.getLogger(__name__)
 
+# Fig. 7's "row-wise normalization" line, `X_layer /= X_layer.sum(dim=-1)`, read two ways:
+# - row: each row divided by its own sum, as the comment says (r_j = (c_j + [j==t]) / 2 / Σ_k row t);
+# - broadcast: what the line does in PyTorch, where the [N] sums broadcast over the last axis, so column j is divided
+#   by the sum of ROW j (the attention-rollout idiom): r_j = (c_j + [j==t]) / 2 / Σ_k row j.
+NORMALIZATIONS = ("row", "broadcast")
+
+
+def check_normalization(normalization: str) -> None:
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"relevance.normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+
 
 def object_relevance(features: Sequence[torch.Tensor], target_positions: Sequence[int] | torch.Tensor,
-                     visual_positions: Sequence[int] | torch.Tensor, layers: Iterable[int]) -> torch.Tensor:
+                     visual_positions: Sequence[int] | torch.Tensor, layers: Iterable[int],
+                     normalization: str = "row") -> torch.Tensor:
     """Object relevance over `visual_positions`, summing to 1 (Fig. 7, exact semantics of design 4.2).
 
     features: one tensor per decoder layer, `[heads, N, head_dim]` (kv heads for grouped-query models).
     target_positions / visual_positions: token indices into N. layers: 0-based layer indices to aggregate.
+    normalization: `row` or `broadcast`, the two readings of Fig. 7's normalisation line (`NORMALIZATIONS`).
 
     Per layer, Fig. 7 l2-normalises each head, concatenates heads (`x_j` of size heads·head_dim) and forms
-    S = X Xᵀ. Only rows t of S are needed: c = X x_t over the visual tokens, and the row sum of (S + I)/2 is
-    (<x_t, Σ_j x_j> + 1)/2, so the cost is O(targets · N · heads · head_dim) per layer instead of O(N²).
+    S = X Xᵀ. Only rows t of S are needed: c = X x_t over the visual tokens, and the sum of row j of (S + I)/2 is
+    (<x_j, Σ_k x_k> + 1)/2, so the cost is O(targets · N · heads · head_dim) per layer instead of O(N²).
     """
+    check_normalization(normalization)
     targets = torch.as_tensor(target_positions, dtype=torch.long).reshape(-1)
     visual = torch.as_tensor(visual_positions, dtype=torch.long).reshape(-1)
     layers = list(layers)
@@ -47,9 +61,13 @@ def object_relevance(features: Sequence[torch.Tensor], target_positions: Sequenc
         x = F.normalize(feats.float(), dim=-1).transpose(0, 1).reshape(n, heads * dim)  # [N, H*D]
         x_t = x[targets]  # [s, H*D]
         c_visual = x_t @ x[visual].T  # [s, M] = rows t of X Xᵀ at the visual columns
-        row_sum = (x_t @ x.sum(0) + 1.0) / 2.0  # [s] = Σ_j (c_j + [j==t]) / 2
         residual = (visual[None, :] == targets[:, None]).float()  # identity, in case a target is a visual token
-        layer_attn = (c_visual + residual) / 2.0 / row_sum[:, None]
+        if normalization == "row":
+            row_sum = (x_t @ x.sum(0) + 1.0) / 2.0  # [s] = Σ_k (c_tk + [k==t]) / 2
+            layer_attn = (c_visual + residual) / 2.0 / row_sum[:, None]
+        else:
+            visual_row_sum = (x[visual] @ x.sum(0) + 1.0) / 2.0  # [M] = sums of the visual tokens' rows
+            layer_attn = (c_visual + residual) / 2.0 / visual_row_sum[None, :]
         pseudo_attn = layer_attn if pseudo_attn is None else pseudo_attn + layer_attn
     pseudo_attn = pseudo_attn / pseudo_attn.sum(dim=-1, keepdim=True)  # global normalisation per target token
     rel = torch.ones(len(visual), dtype=pseudo_attn.dtype)
@@ -102,15 +120,18 @@ class Relevance:
     layers: half-open [l, L) of 0-based decoder layers (Table 7). For global-local models (the adapter's layout is
     a local grid) the map is smoothed with `local_sigma` and downsampled by `local_downsample` (Sec. 3.2).
     prompt: the existence prompt whose `{target}` tokens are the target tokens (App. A.5).
+    normalization: `row` (Fig. 7's comment) or `broadcast` (Fig. 7's line as PyTorch runs it); see NORMALIZATIONS.
     """
 
     passes_per_target = 1  # forward passes counted in `fp` for each target (App. A.2)
 
     def __init__(self, features: str = "values", layers: Sequence[int] = (14, 32), local_sigma: float = 1.0,
                  local_downsample: int = 2, prompt: str = "Is there a {target} in the image? Answer Yes or No.",
-                 seed: int = 0):
+                 seed: int = 0, normalization: str = "row"):
         if features not in ("values", "keys", "keys_norope", "random"):
             raise ValueError(f"relevance.features must be values, keys, keys_norope or random, got {features!r}")
+        check_normalization(normalization)
+        self.normalization = normalization
         self.features = features
         self.layers = tuple(layers)
         self.local_sigma = local_sigma
@@ -121,7 +142,8 @@ class Relevance:
     def __call__(self, adapter, image, target: str) -> RelevanceMap:
         fpass = adapter.relevance_pass(image, self.prompt, target, capture=self.features)
         layers = clamp_layers(self.layers, adapter.num_layers)
-        rel = object_relevance(fpass.features, fpass.target_positions, fpass.visual_positions, layers)
+        rel = object_relevance(fpass.features, fpass.target_positions, fpass.visual_positions, layers,
+                               self.normalization)
         return self._to_map(rel.reshape(fpass.layout.rows, fpass.layout.cols), fpass.layout, adapter)
 
     def _to_map(self, grid: torch.Tensor, layout: GridLayout, adapter) -> RelevanceMap:

@@ -1,8 +1,11 @@
-"""`python -m focus.report <run or sweep folder>`: an offline table and Pareto plot from run folders (issue 6).
+"""`python -m focus.report <run or sweep folder>`: an offline table and Pareto plot from run folders (design 7).
 
 Reads every `metrics.json` under the folder (no W&B needed) and writes `report.md`, `report.csv` (one row per run:
-overrides, strict/lenient accuracy, per-category accuracy, mean fp, seconds, memory) and `pareto.png` (strict
-accuracy vs mean fp, one series per method, the Pareto front marked), then prints the table.
+overrides, accuracy under each scoring protocol, per-category accuracy, mean fp, seconds, memory) and `pareto.png`
+(strict accuracy vs mean fp, one series per method, the Pareto front marked), then prints the table.
+
+`--rescore` first recomputes every run's `metrics.json` from its `samples.jsonl` (the scoring of focus/scoring/), with
+no model: runs made before a scoring change, or on another machine, get today's protocols.
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
+
+from .records import read_records, write_json
+from .scoring import BENCHMARKS, summarise
 
 
 def find_runs(root: Path) -> list[Path]:
@@ -36,7 +43,8 @@ def collect(root: Path) -> list[dict]:
                "model": (m.get("config") or {}).get("model", {}).get("family"),
                "dataset": (m.get("config") or {}).get("dataset", {}).get("name"), "n": m.get("n"),
                "errors": m.get("errors"), "acc_strict": m.get("accuracy_strict"),
-               "acc_lenient": m.get("accuracy_lenient"), "mean_fp": m.get("mean_fp"),
+               "acc_lenient": m.get("accuracy_lenient"), "acc_lmms_eval": m.get("accuracy_lmms_eval"),
+               "acc_vlmevalkit": m.get("accuracy_vlmevalkit"), "mean_fp": m.get("mean_fp"),
                "mean_seconds": m.get("mean_seconds"), "peak_memory_gb": m.get("mean_peak_memory_gb"),
                "recall": m.get("recall")}
         for cat, c in (m.get("per_category") or {}).items():
@@ -60,9 +68,10 @@ def write_table(rows: list[dict], out: Path) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     text = "\n".join(lines)
-    (out / "report.md").write_text("# focus report\n\nAccuracy strict = exact letter (paper protocol); lenient = "
-                                   "lmms-eval letter extraction. fp = visual-search forward passes (App. A.2).\n\n"
-                                   + text + "\n")
+    (out / "report.md").write_text("# focus report\n\nAccuracy over all samples (errors count wrong): strict = exact "
+                                   "letter (paper protocol); lenient = the focus reading of free-form answers; "
+                                   "lmms_eval / vlmevalkit = those harnesses' rules (judge-free). fp = visual-search "
+                                   "forward passes (App. A.2).\n\n" + text + "\n")
     return text
 
 
@@ -102,12 +111,52 @@ def plot_pareto(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def rescore(root: Path, benchmark: str | None = None) -> list[Path]:
+    """Recompute `metrics.json` of every run folder under `root` from its `samples.jsonl`; no model is loaded.
+
+    The benchmark (which harness rules apply) is `benchmark` if given, else the run's `dataset.benchmark` from its
+    metrics.json or `.hydra/config.yaml`; every run's is checked before anything is written. The config, method and
+    package versions of the old metrics.json are kept.
+    """
+    plan = []
+    for samples in sorted(p for p in root.rglob("samples.jsonl") if "shards" not in p.parts):
+        run = samples.parent
+        old = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
+        config = old.get("config")
+        if config is None and (run / ".hydra" / "config.yaml").exists():
+            import yaml
+            config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+        config = config or {}
+        bench = benchmark or (config.get("dataset") or {}).get("benchmark")
+        if bench not in BENCHMARKS:
+            raise ValueError(f"{run}: dataset.benchmark is {bench!r}, not one of {', '.join(BENCHMARKS)}; "
+                             f"pass --benchmark")
+        plan.append((run, samples, old, config, bench))
+    for run, samples, old, config, bench in plan:
+        metrics = summarise(read_records(samples), bench)
+        metrics.update(method=old.get("method") or (config.get("method") or {}).get("name"), config=config,
+                       versions=old.get("versions"), rescored=True)
+        write_json(run / "metrics.json", metrics)
+    return [p[0] for p in plan]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m focus.report", description=__doc__)
     parser.add_argument("folder", help="a run folder or a sweep folder holding run folders")
     parser.add_argument("--out", default=None, help="where to write report.md/csv and pareto.png (default: folder)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="first recompute every metrics.json from its samples.jsonl (no model is loaded)")
+    parser.add_argument("--benchmark", choices=BENCHMARKS, default=None,
+                        help="with --rescore: score as this benchmark instead of the runs' dataset.benchmark")
     args = parser.parse_args(argv)
     root = Path(args.folder)
+    if args.rescore:
+        try:
+            runs = rescore(root, args.benchmark)
+        except ValueError as exc:
+            print(f"focus.report: {exc}", file=sys.stderr)
+            return 2
+        print(f"focus.report: re-scored {len(runs)} run(s) under {root}")
     rows = collect(root)
     if not rows:
         print(f"focus.report: no metrics.json under {root}")

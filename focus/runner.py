@@ -8,7 +8,6 @@ into samples.jsonl and scores).
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import logging
 import os
 import platform
@@ -24,8 +23,8 @@ from tqdm import tqdm
 
 from . import FocusError
 from .config import build
-from .records import RecordWriter, merge_shards, read_records
-from .scoring import score_record, summarise
+from .records import RecordWriter, merge_shards, read_records, write_json
+from .scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +107,15 @@ def validate(cfg) -> tuple:
     """Build everything that needs no model, so config errors surface before any model loads."""
     if cfg.get("seed") is None:
         raise FocusError("seed must be set")
+    if cfg.dataset.get("benchmark") not in BENCHMARKS:
+        raise FocusError(f"dataset.benchmark must be one of {', '.join(BENCHMARKS)} (the rules the dataset is scored "
+                         f"by), not {cfg.dataset.get('benchmark')!r}")
     dataset = build(cfg.dataset.loader)
     method = build(cfg.method)
     return dataset, method
 
 
-def process_sample(sample, method, adapter, device) -> dict:
+def process_sample(sample, method, adapter, device, benchmark: str) -> dict:
     rec = {"id": sample.id, "question": sample.question, "options": sample.options, "label": sample.label,
            "category": sample.category, "meta": sample.meta, "gt_boxes": sample.gt_boxes,
            "gt_targets": sample.gt_targets, "prediction": None, "error": None}
@@ -130,7 +132,7 @@ def process_sample(sample, method, adapter, device) -> dict:
     rec["seconds"] = time.perf_counter() - t0
     rec["calls"] = adapter.calls - calls0
     rec["peak_memory_gb"] = peak_memory_gb(device)
-    rec.update(score_record(rec))
+    rec.update(score_record(rec, benchmark))
     for key in ("fp", "fp_extract", "fp_answer"):
         rec.setdefault(key, 0)
     rec.setdefault("targets", [])
@@ -159,7 +161,7 @@ def run(cfg, run_dir: str | os.PathLike) -> int:
             for index, sample in enumerate(bar):
                 if index % dist.world != dist.rank or sample.id in done:
                     continue
-                rec = process_sample(sample, method, adapter, adapter.device)
+                rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark)
                 writer.write(rec)
                 if logger is not None:
                     logger.log_sample(rec, sample)
@@ -181,13 +183,11 @@ def run(cfg, run_dir: str | os.PathLike) -> int:
 
 
 def write_metrics(cfg, run_dir: Path, records: list[dict]) -> dict:
-    metrics = summarise(records, cfg.dataset.name)
+    metrics = summarise(records, cfg.dataset.benchmark)
     metrics["method"] = cfg.method.get("name")
     metrics["config"] = OmegaConf.to_container(cfg, resolve=True)
     metrics["versions"] = package_versions()
-    tmp = run_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2, default=str))
-    os.replace(tmp, run_dir / "metrics.json")
+    write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 
@@ -195,14 +195,21 @@ def fmt(v) -> str:
     return "n/a" if v is None else f"{v:.2f}"
 
 
+PROTOCOL_NAMES = {"strict": "strict (exact letter, paper protocol)", "lenient": "lenient (focus rule)",
+                  "lmms_eval": "lmms-eval", "vlmevalkit": "VLMEvalKit (exact matching)"}
+
+
 def print_summary(metrics: dict, run_dir) -> None:
-    lines = [f"[focus] {metrics['n']} samples ({metrics['errors']} errors) -> {run_dir}",
-             f"[focus] accuracy strict (exact letter, paper protocol): {fmt(metrics['accuracy_strict'])}%"
-             f" | lenient (lmms-eval extraction): {fmt(metrics['accuracy_lenient'])}%"]
+    judge = metrics["needs_judge"]
+    lines = [f"[focus] {metrics['n']} samples ({metrics['errors']} errors, counted wrong) -> {run_dir}",
+             "[focus] accuracy over all samples: " + " | ".join(
+                 f"{PROTOCOL_NAMES[p]}: {fmt(metrics[f'accuracy_{p}'])}%" for p in PROTOCOLS)
+             + f" (left to a judge, counted wrong: lmms-eval {judge['lmms_eval']}, VLMEvalKit {judge['vlmevalkit']})"]
     for cat, m in metrics["per_category"].items():
-        lines.append(f"[focus]   {cat or '-'}: strict {fmt(m['strict'])}% lenient {fmt(m['lenient'])}% (n={m['n']})")
-    if "hrbench_official" in metrics:
-        lines.append(f"[focus] HR-Bench cycle-averaged: strict {fmt(metrics['hrbench_official']['overall_strict'])}%")
+        lines.append(f"[focus]   {cat or '-'}: " + " ".join(f"{p} {fmt(m[p])}%" for p in PROTOCOLS) + f" (n={m['n']})")
+    if "hrbench_cycle_avg" in metrics:
+        lines.append("[focus] HR-Bench cycle-averaged (official rule): " + " ".join(
+            f"{p} {fmt(metrics['hrbench_cycle_avg'][p]['overall'])}%" for p in PROTOCOLS))
     if "recall" in metrics:
         lines.append(f"[focus] V* recall (GT box >= 50% covered by an examined ROI): {fmt(metrics['recall'])}%")
     lines.append(f"[focus] mean fp {fmt(metrics['mean_fp'])} (extract {fmt(metrics['mean_fp_extract'])}, answer "

@@ -1,9 +1,12 @@
 """Target objects and question type by in-context learning (paper Sec. 3.2 step I, Sec. 3.3; design 4.1).
 
 The prompt follows ZoomEye's style with our own worked examples (per dataset allowed). Parsing takes what follows
-"the following objects:", splits on " and " / ", ", strips the final period; a leading `all ` marks a type-2
-target (many instances), with a keyword fallback ("how many", "number of", "count"). When nothing parses the
-`fallback` decides: `rules` (patterns of V*-style questions) or `whole_image` (answer on the whole image).
+"the following objects:", splits on " and " / ", ", strips the final period. Question type (Sec. 3.3) is decided
+PER TARGET: a target is type-2 (many instances) when the model marked it with a leading `all `, or when the question
+counts it — "how many X", "the number of X", "count (the) X", matched as whole words, so "country", "counter" or
+"account number" do not count — and X names the target (a shared word, plurals folded). A counting question whose X
+names no target marks every target, unless the model marked some. When nothing parses the `fallback` decides: `rules` (patterns of V*-style
+questions) or `whole_image` (answer on the whole image).
 """
 
 from __future__ import annotations
@@ -20,19 +23,31 @@ DEFAULT_EXAMPLES = [
     ("What is written on the street sign?", ["street sign"]),
 ]
 
-TYPE2_KEYWORDS = ("how many", "number of", "count")
+# what a counting question counts: "how many X", "(the) number of X" (not "the number of the bus"), "count (the) X",
+# "the count of X"; X runs to the next verb, preposition or punctuation
+COUNTED = re.compile(
+    r"\b(?:how\s+many|number\s+of(?!\s+(?:the|this|that)\b)|count(?:\s+of)?(?:\s+the)?)\b\s*"
+    r"(?P<counted>.*?)(?=\s*\b(?:are|is|were|was|can|could|do|does|did|have|has|in|on|at|of|near|that|which|there|"
+    r"visible|shown|present)\b|[?.,!;:]|$)", re.I)
+IRREGULAR_PLURALS = {"people": "person", "men": "man", "women": "woman", "children": "child", "mice": "mouse",
+                     "geese": "goose", "feet": "foot", "teeth": "tooth", "leaves": "leaf", "knives": "knife"}
+_STOP = {"the", "a", "an", "of", "all", "in", "on", "and"}
 
 
 @dataclass
 class Targets:
     objects: list[str] = field(default_factory=list)
-    type2: bool = False
+    type2_objects: list[str] = field(default_factory=list)  # the objects with many instances (type-2, Sec. 3.3)
     source: str = "icl"  # icl | rules | none
     raw: str = ""
 
     @property
     def failed(self) -> bool:
         return not self.objects
+
+    @property
+    def type2(self) -> bool:
+        return bool(self.type2_objects)
 
 
 def build_icl_prompt(question: str, examples=DEFAULT_EXAMPLES) -> str:
@@ -51,30 +66,32 @@ def question_stem(question: str) -> str:
     return stem.strip()
 
 
-def parse_targets(text: str) -> tuple[list[str], bool]:
-    """Parse the model's answer. Returns (objects without the `all ` marker, type2)."""
+def parse_targets(text: str) -> tuple[list[str], list[str]]:
+    """Parse the model's answer. Returns (objects without the `all ` marker, the objects that carried it)."""
     if ANSWER_LEAD.lower() in text.lower():
         text = text[text.lower().rindex(ANSWER_LEAD.lower()) + len(ANSWER_LEAD):]
     elif ":" in text:
         text = text.split(":", 1)[1]
     else:  # no answer sentence at all: the output is not an object list
-        return [], False
+        return [], []
     text = text.strip().split("\n")[0]
     text = re.sub(r"[.!?]+\s*$", "", text).strip()
     if not text:
-        return [], False
-    objects, type2 = [], False
+        return [], []
+    objects, marked = [], []
     for part in re.split(r",\s*(?:and\s+)?|\s+and\s+", text):
         part = part.strip().strip("\"'`").strip()
         part = re.sub(r"^(?:the|a|an)\s+", "", part, flags=re.I)
-        if part.lower().startswith("all "):
-            type2, part = True, part[4:].strip()
-            part = re.sub(r"^(?:the)\s+", "", part, flags=re.I)
+        is_all = part.lower().startswith("all ")
+        if is_all:
+            part = re.sub(r"^(?:the)\s+", "", part[4:].strip(), flags=re.I)
         if not part or len(part) > 60 or not re.search(r"[A-Za-z]", part):
             continue
         if part.lower() not in (o.lower() for o in objects):
             objects.append(part)
-    return objects, type2
+            if is_all:
+                marked.append(part)
+    return objects, marked
 
 
 _RULES = [
@@ -88,22 +105,47 @@ _RULES = [
 ]
 
 
-def rule_targets(question: str) -> tuple[list[str], bool]:
-    """Fallback for questions of the usual fine-grained VQA templates when the model's answer does not parse."""
+def rule_targets(question: str) -> tuple[list[str], list[str]]:
+    """Fallback for questions of the usual fine-grained VQA templates when the model's answer does not parse.
+    Returns (objects, the type-2 ones)."""
     stem = question_stem(question)
     for rx in _RULES:
         m = rx.search(stem)
         if m:
             groups = {k: v for k, v in m.groupdict().items() if v}
             if "all" in groups:
-                return [groups["all"].strip()], True
-            return [groups[k].strip() for k in ("a", "b") if k in groups], False
-    return [], False
+                return [groups["all"].strip()], [groups["all"].strip()]
+            return [groups[k].strip() for k in ("a", "b") if k in groups], []
+    return [], []
 
 
-def is_type2(question: str) -> bool:
-    q = question_stem(question).lower()
-    return any(k in q for k in TYPE2_KEYWORDS)
+def _words(text: str) -> set[str]:
+    """Content words, lower case, plurals folded ("boxes" → "box", "people" → "person")."""
+    words = set()
+    for w in re.findall(r"[a-z]+", text.lower()):
+        if w in _STOP:
+            continue
+        w = IRREGULAR_PLURALS.get(w, w)
+        w = re.sub(r"(?:(?<=[sxz])es|(?<=[cs]h)es|(?<!s)s)$", "", w) if len(w) > 3 else w
+        words.add(w)
+    return words
+
+
+def counted_phrases(question: str) -> list[str]:
+    """What the question counts ("how many X", "the number of X", "count the X"), whole words only."""
+    return [m.group("counted").strip() for m in COUNTED.finditer(question_stem(question))]
+
+
+def type2_targets(question: str, objects: list[str], marked: list[str] = ()) -> list[str]:
+    """The type-2 objects: those the model marked `all `, and those the question counts (see the module doc)."""
+    counted = counted_phrases(question)
+    by_question: set[str] = set()
+    if counted:
+        counted_words = set().union(*(_words(c) for c in counted))
+        by_question = {o for o in objects if _words(o) & counted_words}
+        if not by_question and not marked:  # counting, but naming no target and none marked: count them all
+            by_question = set(objects)
+    return [o for o in objects if o in set(marked) or o in by_question]
 
 
 class TargetExtractor:
@@ -121,11 +163,11 @@ class TargetExtractor:
         prompt = build_icl_prompt(question_stem(question), self.examples)
         raw = adapter.generate([image] if (self.with_image and image is not None) else [], prompt,
                                max_new_tokens=self.max_new_tokens)
-        objects, type2 = parse_targets(raw)
+        objects, marked = parse_targets(raw)
         source = "icl"
         if not objects and self.fallback == "rules":
-            objects, type2 = rule_targets(question)
+            objects, marked = rule_targets(question)
             source = "rules" if objects else "none"
         elif not objects:
             source = "none"
-        return Targets(objects, type2 or is_type2(question), source, raw)
+        return Targets(objects, type2_targets(question, objects, marked), source, raw)

@@ -24,6 +24,9 @@ _ADAPTERS = {}
 
 @pytest.fixture(scope="session")
 def adapter_factory(tiny_cache):
+    import torch
+
+    torch.set_num_threads(1)  # tiny models: one thread is several times faster than two on a shared CPU
     from focus.models.llava15 import Llava15Adapter
     from focus.models.llava_ov import LlavaOnevisionAdapter
     from focus.models.qwen25vl import Qwen25VLAdapter

@@ -1,4 +1,5 @@
-"""Token geometry of the three adapters on the tiny checkpoints (issue 4: planted signal, token counts)."""
+"""Token geometry of the three adapters on the tiny checkpoints: the map → proposal chain on planted features, token
+counts, newline packing, batching. The non-circular pixel-level checks are in test_pixel_geometry.py."""
 
 import pytest
 import torch

@@ -39,12 +39,14 @@ def test_default_command(tmp_path, tiny_cache):
     """No overrides but the run folder: FOCUS, tiny LLaVA-1.5, synthetic, W&B offline inside the run folder."""
     proc = focus_run(run_dir=tmp_path / "run", tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "accuracy strict" in proc.stdout and "lenient" in proc.stdout
+    for label in ("strict (exact letter, paper protocol)", "lenient (focus rule)", "lmms-eval", "VLMEvalKit"):
+        assert label in proc.stdout, proc.stdout
     recs = records(tmp_path / "run")
     assert [r["id"] for r in recs] == [f"synthetic-{i}" for i in range(8)]
     for r in recs:
-        for key in ("id", "question", "options", "label", "prediction", "strict", "lenient", "targets", "fp",
-                    "fp_extract", "fp_answer", "calls", "seconds", "peak_memory_gb", "error"):
+        for key in ("id", "question", "options", "label", "prediction", "strict", "lenient", "lmms_eval", "vlmevalkit",
+                    "extracted", "needs_judge", "targets", "fp", "fp_extract", "fp_answer", "calls", "seconds",
+                    "peak_memory_gb", "error"):
             assert key in r, key
         assert r["error"] is None and r["fp_extract"] == 1 and r["fp_answer"] == 1
         # fp = one relevance pass per target + every evaluated ROI (n_steps=2 with overrun: at least
@@ -116,6 +118,8 @@ def records_tolerant(run_dir):
     ("model=nonexistent", "unknown model 'nonexistent'"),
     ("proposer.s_min=7", "s_min (7) must be <= proposer.s_max (5)"),
     ("dataset=vstar dataset.path=/nonexistent/vstar", "dataset.path '/nonexistent/vstar' does not exist"),
+    ("dataset.prompt_style=fancy", "dataset.prompt_style must be one of paper, lmms_eval, vlmevalkit"),
+    ("dataset.benchmark=vqa", "dataset.benchmark must be one of vstar, hrbench, mme_rw"),
 ])
 def test_config_errors_are_one_line_before_model_load(tmp_path, override, needle):
     proc = focus_run(*override.split(), "logger.wandb.mode=disabled", run_dir=tmp_path)
@@ -153,9 +157,12 @@ def test_vstar_end_to_end(tmp_path, tiny_cache):
     rewrite_predictions(tmp_path / "r", {"0": "B", "1": "(B)", "2": "A", "3": "left"})
     assert focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache).returncode == 0  # resume: re-score
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert (metrics["accuracy_strict"], metrics["accuracy_lenient"]) == (25.0, 75.0)
-    assert metrics["per_category"]["attribute"] == {"n": 2, "strict": 50.0, "lenient": 50.0}
-    assert metrics["per_category"]["spatial"] == {"n": 2, "strict": 0.0, "lenient": 100.0}
+    # lmms-eval's V* rule finds no letter in "LEFT"; VLMEvalKit matches the option text
+    assert [metrics[f"accuracy_{p}"] for p in ("strict", "lenient", "lmms_eval", "vlmevalkit")] == [25, 75, 50, 75]
+    assert metrics["per_category"]["attribute"] == {"n": 2, "strict": 50.0, "lenient": 50.0, "lmms_eval": 50.0,
+                                                    "vlmevalkit": 50.0}
+    assert metrics["per_category"]["spatial"] == {"n": 2, "strict": 0.0, "lenient": 100.0, "lmms_eval": 50.0,
+                                                  "vlmevalkit": 100.0}
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".tsv"])
@@ -170,12 +177,13 @@ def test_hrbench_end_to_end(tmp_path, tiny_cache, suffix):
     assert errors["8"].startswith("ValueError: undecodable base64 image")
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert set(metrics["per_category"]) == {"FSP", "FCP"} and metrics["n_scored"] == 8
-    assert metrics["hrbench_official"]["overall_strict"] is not None
+    assert metrics["hrbench_cycle_avg"]["strict"]["overall"] is not None
     assert metrics["accuracy_lenient"] is not None and metrics["config"]["proposer"]["s_dist"] == 3.0
 
 
 def test_hrbench_metrics_from_known_answers(tmp_path, tiny_cache):
-    """Both accuracies, per category and cycle-averaged, on known outputs (labels A,B,C,D by cycle; FSP ids 0-3)."""
+    """Accuracies over all 11 rows (the 3 bad ones count wrong), per category and cycle-averaged, on known outputs
+    (labels A,B,C,D by cycle; FSP ids 0-3 and bad row 8, cycle 0)."""
     path = make_hrbench(tmp_path / "hr_bench_4k.tsv")
     args = ("dataset=hrbench4k", f"dataset.path={path}", "method=vanilla", "logger.wandb.mode=disabled")
     assert focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache).returncode == 1  # rows 8-10 are bad
@@ -189,15 +197,22 @@ def test_hrbench_metrics_from_known_answers(tmp_path, tiny_cache):
         "6": "blue or green",     # two option texts: no letter
     })
     proc = focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache)  # resume: nothing to run, re-score
-    assert "strict (exact letter, paper protocol): 37.50%" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    assert "strict (exact letter, paper protocol): 27.27%" in proc.stdout, proc.stdout + proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert (metrics["accuracy_strict"], metrics["accuracy_lenient"], metrics["errors"]) == (37.5, 75.0, 3)
-    assert metrics["per_category"]["FSP"] == {"n": 4, "strict": 25.0, "lenient": 75.0}
-    assert metrics["per_category"]["FCP"] == {"n": 4, "strict": 50.0, "lenient": 75.0}
-    official = metrics["hrbench_official"]  # cycles 0..3 strict: 50, 50, 0, 50
-    assert (official["overall_strict"], official["overall_lenient"]) == (37.5, 75.0)
-    assert (official["FSP_strict"], official["FCP_lenient"]) == (25.0, 75.0)
-    assert {r["id"]: r["extracted"] for r in records(tmp_path / "r")}["2"] == "C"
+    assert metrics["errors"] == 3
+    assert (metrics["accuracy_strict"], metrics["accuracy_lenient"]) == pytest.approx((300 / 11, 600 / 11))
+    # "blue or green" names two options: both harnesses would ask their judge; counted wrong
+    assert (metrics["accuracy_lmms_eval"], metrics["accuracy_vlmevalkit"]) == pytest.approx((600 / 11, 600 / 11))
+    assert metrics["needs_judge"] == {"lmms_eval": 1, "vlmevalkit": 1}
+    assert metrics["accuracy_without_errors"]["strict"] == 37.5 and metrics["accuracy_without_errors"]["lenient"] == 75
+    assert metrics["per_category"]["FSP"]["n"] == 5 and metrics["per_category"]["FSP"]["strict"] == 20.0
+    assert metrics["per_category"]["FCP"]["n"] == 6 and metrics["per_category"]["FCP"]["lenient"] == 50.0
+    cycle = metrics["hrbench_cycle_avg"]["strict"]  # cycles 0..3 over all rows: 1/3, 1/3, 0/3, 1/2
+    assert cycle["overall"] == pytest.approx((100 / 3 + 100 / 3 + 0 + 50) / 4)
+    # FSP per cycle: 1/2 (0 right, bad row 8 wrong), 0, 0, 0
+    assert cycle["FSP"] == pytest.approx(50 / 4)
+    extracted = {r["id"]: r["extracted"] for r in records(tmp_path / "r")}
+    assert extracted["2"] == {"strict": None, "lenient": "C", "lmms_eval": "C", "vlmevalkit": "C"}
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".tsv"])
@@ -214,6 +229,10 @@ def test_mme_end_to_end(tmp_path, tiny_cache, suffix):
                                          "5": "B", "6": "blue", "7": "C."})
     assert focus_run(*args, run_dir=tmp_path / "r", tiny_cache=tiny_cache).returncode == 1  # resume: re-score
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert (metrics["accuracy_strict"], metrics["accuracy_lenient"]) == (50.0, 87.5)
-    assert metrics["mme_subsets"]["Perception"] == {"n": 4, "strict": 75.0, "lenient": 75.0}
-    assert metrics["mme_subsets"]["Reasoning"] == {"n": 4, "strict": 25.0, "lenient": 100.0}
+    # over all 9 rows (the row without options counts wrong); both harnesses find no letter in "blue"
+    assert [metrics[f"accuracy_{p}"] for p in ("strict", "lenient", "lmms_eval", "vlmevalkit")] == pytest.approx(
+        [400 / 9, 700 / 9, 600 / 9, 600 / 9])
+    assert metrics["mme_subsets"]["Perception"] == {"n": 5, "strict": 60.0, "lenient": 60.0, "lmms_eval": 60.0,
+                                                    "vlmevalkit": 60.0}
+    assert metrics["mme_subsets"]["Reasoning"] == {"n": 4, "strict": 25.0, "lenient": 100.0, "lmms_eval": 75.0,
+                                                   "vlmevalkit": 75.0}

@@ -1,11 +1,18 @@
+import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
-from focus.relevance import clamp_layers, object_relevance, smooth_and_downsample
+from focus.geometry import GridLayout
+from focus.models.base import FeaturePass
+
+from focus.relevance import Relevance, clamp_layers, object_relevance, smooth_and_downsample
 
 
-def fig7_oracle(features, x_target, x_visual, x_layer):
-    """A literal transcription of the paper's Fig. 7 pseudocode (builds the N×N matrix)."""
+def fig7_oracle(features, x_target, x_visual, x_layer, normalization="row"):
+    """A literal transcription of the paper's Fig. 7 pseudocode (builds the N×N matrix). Its normalisation line
+    `X_layer /= X_layer.sum(dim=-1)` in two readings: `row` (the comment: keepdim, each row by its own sum) and
+    `broadcast` (the line exactly as PyTorch runs it)."""
     X = torch.stack([f.double() for f in features])  # O, H, N, D
     X = torch.nn.functional.normalize(X, dim=-1)
     O, H, N, D = X.shape
@@ -17,28 +24,41 @@ def fig7_oracle(features, x_target, x_visual, x_layer):
         for layer in x_layer:
             identity = torch.eye(N, dtype=torch.float64)
             X_layer = (X[layer] + identity) / 2
-            X_layer = X_layer / X_layer.sum(dim=-1, keepdim=True)
+            if normalization == "row":
+                X_layer = X_layer / X_layer.sum(dim=-1, keepdim=True)
+            else:
+                X_layer = X_layer / X_layer.sum(dim=-1)
             pseudo_attn += X_layer[target, x_visual]
         pseudo_attn /= pseudo_attn.sum()
         object_rel_map *= pseudo_attn
     return object_rel_map / object_rel_map.sum()
 
 
+@pytest.mark.parametrize("normalization", ["row", "broadcast"])
 @pytest.mark.parametrize("heads,n,dim,n_layers,targets,layers", [
     (4, 60, 16, 6, [50], range(0, 6)),
     (2, 80, 8, 5, [70, 71, 72], range(2, 5)),  # grouped-query shape: 2 kv heads
     (8, 40, 4, 4, [35, 38], [1, 3]),  # layer subset
 ])
-def test_matches_fig7_transcription(heads, n, dim, n_layers, targets, layers):
+def test_matches_fig7_transcription(heads, n, dim, n_layers, targets, layers, normalization):
     g = torch.Generator().manual_seed(0)
     # positive-leaning features keep the row sums away from zero, as real value vectors are
     feats = [torch.randn(heads, n, dim, generator=g) + 0.5 for _ in range(n_layers)]
     visual = list(range(5, 45 if n > 45 else 30))
-    fast = object_relevance(feats, targets, visual, layers)
-    oracle = fig7_oracle(feats, targets, visual, list(layers))
+    fast = object_relevance(feats, targets, visual, layers, normalization=normalization)
+    oracle = fig7_oracle(feats, targets, visual, list(layers), normalization)
     assert fast.shape == (len(visual),)
     assert float(fast.sum()) == pytest.approx(1.0, abs=1e-5)
     torch.testing.assert_close(fast.double(), oracle, rtol=1e-4, atol=1e-9)
+    other = fig7_oracle(feats, targets, visual, list(layers), "broadcast" if normalization == "row" else "row")
+    assert (oracle - other).abs().max() > 1e-4  # the two readings really differ on these features
+
+
+def test_normalization_is_validated():
+    with pytest.raises(ValueError, match="normalization"):
+        object_relevance([torch.rand(1, 4, 2)], [3], [0, 1], [0], normalization="column")
+    with pytest.raises(ValueError, match="normalization"):
+        Relevance(normalization="rows")
 
 
 def test_target_similar_tokens_get_the_mass():
@@ -67,3 +87,50 @@ def test_smooth_and_downsample_shape_and_mass():
     assert out.shape == (5, 7)
     assert float(out.sum()) == pytest.approx(1.0, abs=1e-6)
     assert divmod(int(out.argmax()), 7) == (2, 3)
+
+
+class PlantedAdapter:
+    """Hands `Relevance` one layer of features in which only the visual token of grid cell `cell` points the way
+    the target token does, on a `rows × cols` layout."""
+
+    num_layers = 1
+
+    def __init__(self, rows, cols, cell, local_grid=False):
+        self.rows, self.cols, self.cell, self.local_grid = rows, cols, cell, local_grid
+
+    def relevance_pass(self, image, prompt, target, capture="values"):
+        n_visual = self.rows * self.cols
+        feats = torch.zeros(1, n_visual + 1, 2)
+        feats[0, :, 0] = 1.0
+        feats[0, self.cell[0] * self.cols + self.cell[1]] = torch.tensor([0.0, 1.0])
+        feats[0, -1] = torch.tensor([0.0, 1.0])  # the target token
+        layout = GridLayout(self.rows, self.cols, (0.0, 0.0, 10.0 * self.cols, 10.0 * self.rows),
+                            (10 * self.cols, 10 * self.rows))
+        return FeaturePass([feats], [n_visual], torch.arange(n_visual), layout, torch.zeros(n_visual + 1))
+
+
+@pytest.mark.parametrize("rows,cols,cell", [(3, 5, (2, 1)), (5, 3, (0, 2)), (4, 7, (3, 6))])
+def test_map_cells_are_row_major_on_non_square_grids(rows, cols, cell):
+    rmap = Relevance(layers=(0, 1))(PlantedAdapter(rows, cols, cell), None, "cat")
+    assert rmap.grid.shape == (rows, cols) and (rmap.layout.rows, rmap.layout.cols) == (rows, cols)
+    assert divmod(int(rmap.grid.argmax()), cols) == cell
+    assert float(rmap.grid[cell]) == pytest.approx(1.0)  # every other token is orthogonal to the target
+
+
+def test_local_grids_are_smoothed_and_downsampled():
+    """Global-local models: Gaussian sigma 1 then ×2 area-average downsampling (Sec. 3.2, design 4.2)."""
+    adapter = PlantedAdapter(9, 13, (4, 6), local_grid=True)
+    rmap = Relevance(layers=(0, 1), local_sigma=1.0, local_downsample=2)(adapter, None, "cat")
+    assert rmap.grid.shape == (5, 7) and (rmap.layout.rows, rmap.layout.cols) == (5, 7)
+    assert rmap.layout.region == (0.0, 0.0, 130.0, 90.0)  # the same pixels, coarser cells
+    delta = np.zeros((9, 13))
+    delta[4, 6] = 1.0
+    smoothed = ndimage.gaussian_filter(delta, sigma=1.0, mode="nearest")
+
+    def bins(n, m):  # area average into m bins: bin i covers [floor(i·n/m), ceil((i+1)·n/m))
+        return [(i * n // m, -(-(i + 1) * n // m)) for i in range(m)]
+
+    expected = np.array([[smoothed[r0:r1, c0:c1].mean() for c0, c1 in bins(13, 7)] for r0, r1 in bins(9, 5)])
+    torch.testing.assert_close(rmap.grid.double(), torch.from_numpy(expected / expected.sum()), atol=1e-6, rtol=0)
+    plain = Relevance(layers=(0, 1), local_sigma=0, local_downsample=1)(adapter, None, "cat")
+    assert plain.grid.shape == (9, 13) and float(plain.grid[4, 6]) == pytest.approx(1.0)

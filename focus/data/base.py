@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from .. import FocusError
+from ..scoring import BENCHMARKS
+
 LETTERS = string.ascii_uppercase
 
 
@@ -37,11 +40,44 @@ class Sample:
         return self.image_fn()
 
 
-def build_prompt(question: str, options: list[str], suffix: str) -> str:
-    lines = [question.strip()] + [f"({LETTERS[i]}) {opt}" for i, opt in enumerate(options)]
-    if suffix:
-        lines.append(suffix)
-    return "\n".join(lines)
+PROMPT_STYLES = ("paper", "lmms_eval", "vlmevalkit")
+# The instruction texts the harnesses send (sources named where they are used below).
+VSTAR_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+MME_INSTRUCTION = ("Select the best answer to the above multiple-choice question based on the image. "
+                   "Respond with only the letter (A, B, C, D, or E) of the correct option.")
+
+
+def build_prompt(question: str, options: list[str], suffix: str = "", style: str = "paper",
+                 benchmark: str = "vstar") -> str:
+    """The text the model answers: the question, its options and the answer instruction, as `style` writes them.
+
+    paper: "(A) .." lines and the dataset's configured `suffix`. lmms_eval / vlmevalkit: what that harness sends for
+    `benchmark` (its own instruction; `suffix` is not used).
+    """
+    letters = LETTERS[:len(options)]
+    if style == "paper":
+        return "\n".join([question.strip()] + [f"({k}) {opt}" for k, opt in zip(letters, options)]
+                         + ([suffix] if suffix else []))
+    if benchmark == "mme_rw":
+        # lmms-eval mme_realworld/utils.py mme_realworld_doc_to_text; VLMEvalKit image_mcq.py MMERealWorld.build_prompt
+        # (its SYS text has a space before the line break and none after the colon)
+        choices = "\n".join(f"({k}) {opt}" for k, opt in zip(letters, options))
+        tail = "\nThe best answer is: " if style == "lmms_eval" else " \nThe best answer is:"
+        return f"{question} The choices are listed below:\n{choices}\n{MME_INSTRUCTION}{tail}"
+    if style == "vlmevalkit":
+        # VLMEvalKit image_mcq.py ImageMCQDataset.build_prompt (V* is a plain MCQ dataset there; HRBenchDataset
+        # inherits the method)
+        listed = "".join(f"{k}. {opt}\n" for k, opt in zip(letters, options))
+        return f"Question: {question}\nOptions:\n{listed}Please select the correct answer from the options above. \n"
+    if benchmark == "hrbench":
+        # lmms-eval hrbench/utils.py hrbench_doc_to_text
+        listed = "".join(f"{k}. {opt}\n" for k, opt in zip(letters, options))
+        return f"{question.strip()}\n{listed}Answer the option letter directly."
+    # lmms-eval vstar_bench/utils.py vstar_doc_to_text + the task's post_prompt: "A. x" options (A-D only). Its option
+    # regex runs to the end of V*'s text, so V*'s own instruction line stays on the last option and the post_prompt
+    # repeats it: the instruction appears twice.
+    listed = "\n".join(f"{k}. {opt}" for k, opt in zip("ABCD", options))
+    return f"{question.strip()}\n{listed}\n{VSTAR_INSTRUCTION}\n{VSTAR_INSTRUCTION}"
 
 
 def check_sample(sample: Sample) -> Sample:
@@ -73,13 +109,24 @@ def open_image_bytes(raw: bytes) -> Image.Image:
 
 
 class Dataset:
-    """Base: `__iter__` yields `Sample`s in a fixed order; `limit` keeps the first n."""
+    """Base: `__iter__` yields `Sample`s in a fixed order; `limit` keeps the first n.
+
+    `prompt_style` (paper | lmms_eval | vlmevalkit) and `benchmark` (vstar | hrbench | mme_rw, the protocol family the
+    dataset is scored as) choose the prompt text through `build_prompt`.
+    """
 
     name = "dataset"
     prompt_suffix = ""
 
-    def __init__(self, limit: int | None = None):
-        self.limit = limit
+    def __init__(self, limit: int | None = None, prompt_style: str = "paper", benchmark: str = "vstar"):
+        if prompt_style not in PROMPT_STYLES:
+            raise FocusError(f"dataset.prompt_style must be one of {', '.join(PROMPT_STYLES)}, not {prompt_style!r}")
+        if benchmark not in BENCHMARKS:
+            raise FocusError(f"dataset.benchmark must be one of {', '.join(BENCHMARKS)}, not {benchmark!r}")
+        self.limit, self.prompt_style, self.benchmark = limit, prompt_style, benchmark
+
+    def prompt(self, question: str, options: list[str]) -> str:
+        return build_prompt(question, options, self.prompt_suffix, self.prompt_style, self.benchmark)
 
     def samples(self) -> Iterator[Sample]:
         raise NotImplementedError

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 
-from .base import Dataset, Sample, build_prompt, decode_base64_image, open_image_bytes
+from .base import Dataset, Sample, decode_base64_image, open_image_bytes
 from .hub import resolve_local_or_hub
 from .tabular import iter_rows, letter_columns
 
@@ -30,8 +30,9 @@ class MMERealWorldLite(Dataset):
     name = "mme_rw_lite"
 
     def __init__(self, path: str | None = None, hub_id: str = "yifanzhang114/MME-RealWorld-lite-lmms-eval",
-                 prompt_suffix: str = "The best answer is:", limit: int | None = None):
-        super().__init__(limit)
+                 prompt_suffix: str = "The best answer is:", limit: int | None = None, prompt_style: str = "paper",
+                 benchmark: str = "mme_rw"):
+        super().__init__(limit, prompt_style, benchmark)
         self.source = resolve_local_or_hub(path, hub_id, kind="folder")
         self.prompt_suffix = prompt_suffix
 
@@ -57,5 +58,5 @@ class MMERealWorldLite(Dataset):
                     loader = lambda b=image_b64: decode_base64_image(b)  # noqa: E731
             yield Sample(id=str(row.get("index", n)), question=question, options=options,
                          label=str(row.get("answer") or "").strip().strip("()"), category=str(row.get("category", "")),
-                         prompt=build_prompt(question, options, self.prompt_suffix), image_fn=loader,
+                         prompt=self.prompt(question, options), image_fn=loader,
                          meta={"subtask": row.get("l2-category")}, error=None if loader else "row has no image")

@@ -1,4 +1,4 @@
-"""`dataset=synthetic`: deterministic V*Bench-like samples, generated offline (issue 2, design section 6).
+"""`dataset=synthetic`: deterministic V*Bench-like samples, generated offline (design section 6).
 
 Large images (≥ 1024 px long side) with a few small coloured shapes on a textured background; multiple-choice
 questions about the colour of one shape (single target, V* "attribute") and the relative position of two
@@ -12,7 +12,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .base import Dataset, Sample, build_prompt
+from .base import Dataset, Sample
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 170, 60), "blue": (30, 60, 220), "yellow": (235, 210, 30),
            "white": (245, 245, 245), "black": (15, 15, 15), "orange": (245, 140, 20), "purple": (140, 40, 170)}
@@ -59,8 +59,9 @@ def make_scene(seed: int):
 class SyntheticDataset(Dataset):
     name = "synthetic"
 
-    def __init__(self, num_samples: int = 8, seed: int = 0, prompt_suffix: str = SUFFIX, limit: int | None = None):
-        super().__init__(limit)
+    def __init__(self, num_samples: int = 8, seed: int = 0, prompt_suffix: str = SUFFIX, limit: int | None = None,
+                 prompt_style: str = "paper", benchmark: str = "vstar"):
+        super().__init__(limit, prompt_style, benchmark)
         self.num_samples, self.seed, self.prompt_suffix = num_samples, seed, prompt_suffix
 
     def samples(self):
@@ -83,6 +84,6 @@ class SyntheticDataset(Dataset):
                 label = "A" if (b1[0] + b1[2]) < (b2[0] + b2[2]) else "B"
                 category, boxes, targets = "spatial", [b1, b2], [f"{c1} {s1}", f"{c2} {s2}"]
             yield Sample(id=f"synthetic-{i}", question=question, options=options, label=label, category=category,
-                         prompt=build_prompt(question, options, self.prompt_suffix),
+                         prompt=self.prompt(question, options),
                          image_fn=lambda s=scene_seed: make_scene(s)[0],
                          gt_boxes=[list(b) for b in boxes], gt_targets=targets)

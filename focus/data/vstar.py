@@ -13,40 +13,63 @@ import re
 from pathlib import Path
 
 from .. import FocusError
-from .base import Dataset, Sample, build_prompt, open_image_bytes
+from .base import Dataset, Sample, open_image_bytes
 from .hub import resolve_local_or_hub
 
-OPTION_LINE = re.compile(r"^\(([A-Z])\)\s*(.*)$")
+OPTION_MARK = re.compile(r"\(([A-Z])\)")
+INSTRUCTION = re.compile(r"answer with the option's letter.*", re.I | re.S)
 # The paper's (and V*'s) names for the two sub-tasks; the file's own name stays in meta["source_category"].
 CATEGORY_NAMES = {"direct_attributes": "attribute", "relative_position": "spatial"}
 
 
 def split_question(text: str) -> tuple[str, list[str]]:
-    stem, options = [], []
-    for line in text.splitlines():
-        m = OPTION_LINE.match(line.strip())
-        if m:
-            options.append(m.group(2).strip())
-        elif not options and line.strip() and not line.lower().startswith("answer with"):
-            stem.append(line.strip())
-    return " ".join(stem), options
+    """The stem and the option texts of V*'s `text`: options as "(A) .." lines or on one line ("Q? (A) red (B) blue").
+
+    The markers are taken in sequence ((A), then (B) after it, ...); the last option ends with its line or at the
+    answer instruction.
+    """
+    marks, pos = [], 0
+    while (m := OPTION_MARK.search(text, pos)) and m.group(1) == chr(ord("A") + len(marks)):
+        marks.append(m)
+        pos = m.end()
+    head = text[:marks[0].start()] if marks else text
+    stem = " ".join(line.strip() for line in head.splitlines()
+                    if line.strip() and not line.strip().lower().startswith("answer with"))
+    options = []
+    for i, m in enumerate(marks):
+        chunk = text[m.end():marks[i + 1].start()] if i + 1 < len(marks) else text[m.end():].split("\n")[0]
+        options.append(" ".join(INSTRUCTION.sub("", chunk).split()))
+    return stem, options
+
+
+def names_option(sentence: str, option: str, longer: list[str]) -> bool:
+    """`option` appears in `sentence` as whole words, and not only inside one of the `longer` options' texts."""
+    low = sentence.lower()
+    inside = [m.span() for o in longer for m in re.finditer(rf"(?<!\w){re.escape(o.lower())}(?!\w)", low)]
+    return any(not any(a <= m.start() and m.end() <= b for a, b in inside)
+               for m in re.finditer(rf"(?<!\w){re.escape(option.lower())}(?!\w)", low))
 
 
 def sentences_in_letter_order(short: list[str], label: str, sentences: list[str]) -> list[str] | None:
-    """The JSON lists the correct sentence first; map every sentence to the letter whose short option it names."""
-    if not sentences or len(sentences) != len(short):
+    """The JSON lists the correct sentence first; map every sentence to the letter whose short option it names.
+
+    An option whose text lies inside another's ("red" in "dark red") is matched only where it is not part of the
+    longer text, and longer options pick first, so the two are never swapped.
+    """
+    idx = ord(label) - ord("A") if len(label) == 1 else -1
+    if not sentences or len(sentences) != len(short) or not 0 <= idx < len(short):
         return None
-    idx = ord(label) - ord("A")
     out: list = [None] * len(short)
     out[idx] = sentences[0]
     rest = sentences[1:]
-    for i, opt in enumerate(short):
+    for i in sorted(range(len(short)), key=lambda j: -len(short[j])):
         if i == idx:
             continue
-        match = next((s for s in rest if opt.lower() in s.lower()), None)
+        longer = [o for o in short if len(o) > len(short[i]) and short[i].lower() in o.lower()]
+        match = next((s for s in rest if names_option(s, short[i], longer)), None)
         if match is not None:
             rest.remove(match)
-        out[i] = match
+            out[i] = match
     for i in range(len(out)):  # whatever did not match, in order
         if out[i] is None:
             out[i] = rest.pop(0)
@@ -58,8 +81,8 @@ class VStarBench(Dataset):
 
     def __init__(self, path: str | None = None, hub_id: str = "craigwu/vstar_bench",
                  prompt_suffix: str = "Answer with the option's letter from the given choices directly.",
-                 limit: int | None = None):
-        super().__init__(limit)
+                 limit: int | None = None, prompt_style: str = "paper", benchmark: str = "vstar"):
+        super().__init__(limit, prompt_style, benchmark)
         self.root = resolve_local_or_hub(path, hub_id, kind="folder")
         self.questions = self.root / "test_questions.jsonl" if self.root.is_dir() else self.root
         if not self.questions.exists():
@@ -100,6 +123,6 @@ class VStarBench(Dataset):
 
         return Sample(id=str(row.get("question_id", n)), question=question, options=options, label=label,
                       category=CATEGORY_NAMES.get(row.get("category", ""), row.get("category", "")),
-                      prompt=build_prompt(question, options, self.prompt_suffix), image_fn=load,
+                      prompt=self.prompt(question, options), image_fn=load,
                       option_sentences=sentences, gt_boxes=boxes, gt_targets=targets,
                       meta={"image": row.get("image", ""), "source_category": row.get("category", "")})

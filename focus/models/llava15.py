@@ -1,17 +1,41 @@
-"""LLaVA-1.5 adapter (`llava-hf/llava-1.5-7b-hf`): a global-view model with a 24×24 CLIP grid (paper Sec. 3.1).
+"""LLaVA-1.5 adapter (`llava-hf/llava-1.5-7b-hf`): a global-view model with one CLIP grid (paper Sec. 3.1).
 
 Geometry: the image is padded to a square with the mean colour (`expand2square`, as the original LLaVA-1.5 and the
-paper do; the hub processor would centre-crop instead), resized to 336², and cut into 14-px patches; the 576 image
-tokens are contiguous and row-major. A cell therefore maps to a square of side max(W, H)/24 in the ORIGINAL image,
-offset by the padding, which `GridLayout.cell_box` subtracts and clips.
+paper's Fig. 9 do; the hub processor would centre-crop instead), resized to the vision tower's input size S
+(`vision_config.image_size`, 336 for LLaVA-1.5-7B) and cut into P-px patches (`vision_config.patch_size`, 14): the
+G×G image tokens (G = S/P, 24×24 = 576 for the 7B model) are contiguous and row-major. A cell therefore maps to a
+square of side max(W, H)/G in the ORIGINAL image, offset by the padding, which `GridLayout.cell_box` subtracts and
+clips. Every number comes from the checkpoint's config, so smaller LLaVA-architecture checkpoints load unchanged.
+
+The padding processor is built here, explicitly, from the checkpoint's normalisation: the hub checkpoint declares
+`CLIPImageProcessor`, which ignores `do_pad` and centre-crops, so setting `do_pad` on whatever `from_pretrained`
+loads would silently crop every non-square image while the layout assumes padding.
 """
 
 from __future__ import annotations
 
+import logging
+
 from transformers import LlavaProcessor
+from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
 from ..geometry import GridLayout
 from .base import HFAdapter, check_count, image_token_positions
+from .processors import align_with_model
+
+log = logging.getLogger(__name__)
+
+
+def llava15_image_processor(loaded, input_size: int, pad_to_square: bool) -> LlavaImageProcessorPil:
+    """LLaVA-1.5's preprocessing with the checkpoint's mean/std/resampling: pad to a square with the mean colour
+    (`pad_to_square`; otherwise resize the short side and centre-crop, the hub default), resize to `input_size`.
+    The PIL implementation is used on every machine, so CPU and GPU runs see the same pixels."""
+    return LlavaImageProcessorPil(
+        do_pad=pad_to_square, size={"shortest_edge": input_size},
+        crop_size={"height": input_size, "width": input_size}, do_center_crop=True, do_resize=True,
+        image_mean=list(loaded.image_mean) if loaded.image_mean is not None else None,
+        image_std=list(loaded.image_std) if loaded.image_std is not None else None,
+        resample=loaded.resample, rescale_factor=loaded.rescale_factor)
 
 
 class Llava15Adapter(HFAdapter):
@@ -20,14 +44,24 @@ class Llava15Adapter(HFAdapter):
     processor_cls = LlavaProcessor
     multi_image = False
     local_grid = False
-    base_resolution = 336
+    base_resolution = None  # min_crop, else the vision tower's input size
 
     def configure_processor(self, pad_to_square: bool = True) -> None:
-        image_processor = self.processor.image_processor
-        image_processor.do_pad = bool(pad_to_square)  # mean-colour padding (LlavaImageProcessor(do_pad=True))
-        self.pad_to_square = bool(pad_to_square)
         vision = self.model.config.vision_config
+        loaded = self.processor.image_processor
+        crop = getattr(loaded, "crop_size", None) or {}
+        if crop.get("height") not in (None, vision.image_size):
+            log.warning("the checkpoint's image processor crops to %s px but the vision tower takes %d px; "
+                        "using %d", crop.get("height"), vision.image_size, vision.image_size)
+        self.processor.image_processor = llava15_image_processor(loaded, vision.image_size, bool(pad_to_square))
+        # the processor counts (S / P)² image tokens (less the CLS under "default") as the model emits them
+        align_with_model(self.processor, "patch_size", vision.patch_size, self.path)
+        align_with_model(self.processor, "vision_feature_select_strategy",
+                         self.model.config.vision_feature_select_strategy, self.path)
+        self.pad_to_square = bool(pad_to_square)
         self.grid = vision.image_size // vision.patch_size  # 24 for CLIP-L/14 at 336 px
+        if not self.base_resolution:
+            self.base_resolution = vision.image_size
 
     def layout(self, image) -> GridLayout:
         w, h = image.size
@@ -44,5 +78,5 @@ class Llava15Adapter(HFAdapter):
     def visual_grid_positions(self, input_ids, inputs, image):
         layout = self.layout(image)
         positions = image_token_positions(input_ids, self.image_token_id)
-        check_count(len(positions), layout.rows * layout.cols, "LLaVA-1.5 24×24")
+        check_count(len(positions), layout.rows * layout.cols, f"LLaVA-1.5 {self.grid}×{self.grid}")
         return positions, layout

@@ -4,7 +4,9 @@ Geometry (transformers' `pack_image_features`): one contiguous run of image toke
 SigLIP-384/14) followed by the LOCAL grid row by row, each row followed by one newline token. The local grid is
 the anyres tiles (best resolution from `image_grid_pinpoints`) unpadded to the image's aspect ratio, and bilinearly
 downsampled when it exceeds the `anyres_max_9` budget, in which case a token is no longer one patch. FOCUS uses
-only the local tokens (not the base view, not the newlines), arranged rows × cols as the model arranged them.
+only the local tokens (not the base view, not the newlines), arranged rows × cols as the model arranged them. The
+layout is uniform over the unpadded region; SigLIP's 14-px patches cover 378 of each 384-px tile, so a cell may be
+off by up to 6 resized pixels (under half a patch) at the end of a tile.
 With several images in one prompt the model sees only base views: that is how the final answer gets the whole
 image plus the crops (App. A.5).
 """
@@ -17,7 +19,7 @@ from transformers.image_processing_utils import select_best_resolution
 
 from ..geometry import GridLayout
 from .base import HFAdapter, check_count, image_token_positions
-from .processors import LlavaOnevisionImageOnlyProcessor
+from .processors import LlavaOnevisionImageOnlyProcessor, align_with_model
 
 
 def local_grid_layout(width: int, height: int, tile: int, patch: int, pinpoints, vision_aspect_ratio: str) -> GridLayout:
@@ -52,14 +54,25 @@ class LlavaOnevisionAdapter(HFAdapter):
     processor_cls = LlavaOnevisionImageOnlyProcessor
     multi_image = True
     local_grid = True
-    base_resolution = 384
+    base_resolution = None  # min_crop, else the vision tower's tile size
 
     def configure_processor(self) -> None:
         cfg = self.model.config
         self.tile, self.patch = cfg.vision_config.image_size, cfg.vision_config.patch_size
+        # the model packs tokens with its config's pinpoints, aspect budget and feature strategy; the processor
+        # counts image tokens and tiles the image with its own copies of them: they must agree
+        ip = self.processor.image_processor
+        align_with_model(ip, "image_grid_pinpoints", cfg.image_grid_pinpoints, self.path)
+        align_with_model(ip, "size", {"height": self.tile, "width": self.tile}, self.path)
+        align_with_model(self.processor, "vision_aspect_ratio", cfg.vision_aspect_ratio, self.path)
+        align_with_model(self.processor, "vision_feature_select_strategy", cfg.vision_feature_select_strategy,
+                         self.path)
+        align_with_model(self.processor, "num_image_tokens", (self.tile // self.patch) ** 2, self.path)
         self.base_tokens = (self.tile // self.patch) ** 2
         if cfg.vision_feature_select_strategy == "default":
             self.base_tokens -= 1
+        if not self.base_resolution:
+            self.base_resolution = self.tile
 
     def layout(self, image) -> GridLayout:
         w, h = image.size

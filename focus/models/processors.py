@@ -1,4 +1,4 @@
-"""Image-only processors for LLaVA-OneVision and Qwen2.5-VL (design section 5).
+"""Image-only processors for LLaVA-OneVision and Qwen2.5-VL, and processor/model agreement (design section 5).
 
 The stock processors of both families declare a video processor, and transformers can only build that one with
 torchvision installed. CPU machines have no torchvision (its wheel needs CUDA torch), so these subclasses drop the
@@ -8,11 +8,15 @@ it can see in the signature, and a `**kwargs` catch-all would silently lose e.g.
 
 from __future__ import annotations
 
+import logging
+
 from transformers import AutoProcessor
 from transformers.models.llava_onevision.configuration_llava_onevision import LlavaOnevisionConfig
 from transformers.models.llava_onevision.processing_llava_onevision import LlavaOnevisionProcessor
 from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLConfig
 from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor
+
+log = logging.getLogger(__name__)
 
 
 class LlavaOnevisionImageOnlyProcessor(LlavaOnevisionProcessor):
@@ -61,3 +65,25 @@ def register_image_only_processors() -> None:
                 AutoProcessor.register(config_cls, proc_cls)
             except ValueError:
                 pass
+
+
+def align_with_model(owner, attribute: str, model_value, checkpoint: str) -> None:
+    """Make a processor setting equal the model config's value. The model's config decides the token geometry (how
+    many tokens an image becomes, how they are packed); a processor that disagrees would emit a token count the
+    model rejects, or a layout that maps cells to the wrong pixels. A disagreement is logged, never silent."""
+    current = getattr(owner, attribute, None)
+    if current is not None and _plain(current) == _plain(model_value):
+        return
+    if current is not None:
+        log.warning("%s: the processor's %s (%s) differs from the model config's (%s); using the model's",
+                    checkpoint, attribute, current, model_value)
+    setattr(owner, attribute, model_value)
+
+
+def _plain(value):
+    """Lists for tuples (pinpoints), dicts for `SizeDict`s, so settings compare by content."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict) or hasattr(value, "__dataclass_fields__"):
+        return dict(value)
+    return value

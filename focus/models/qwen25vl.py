@@ -12,7 +12,7 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_res
 
 from ..geometry import GridLayout
 from .base import HFAdapter, check_count, image_token_positions
-from .processors import Qwen2_5_VLImageOnlyProcessor
+from .processors import Qwen2_5_VLImageOnlyProcessor, align_with_model
 
 
 class Qwen25VLAdapter(HFAdapter):
@@ -25,6 +25,10 @@ class Qwen25VLAdapter(HFAdapter):
 
     def configure_processor(self, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
         ip = self.processor.image_processor
+        vision = self.model.config.vision_config  # the model's patching decides the grid; the processor must agree
+        align_with_model(ip, "patch_size", vision.patch_size, self.path)
+        align_with_model(ip, "merge_size", vision.spatial_merge_size, self.path)
+        align_with_model(ip, "temporal_patch_size", vision.temporal_patch_size, self.path)
         size = dict(ip.size)
         if min_pixels:
             size["shortest_edge"] = int(min_pixels)
