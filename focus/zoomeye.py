@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -323,13 +322,12 @@ class ZoomEye:
 
     def __call__(self, adapter, sample, image) -> dict:
         targets = self.targets(adapter, sample.question, image)
-        rec: dict = {"targets": targets.objects, "type2": targets.type2, "targets_source": targets.source,
-                     "targets_failed": targets.failed, "targets_raw": targets.raw, "fp_extract": 1}
+        rec: dict = {"targets": targets.objects, "type2": targets.type2, "type2_targets": targets.type2_objects,
+                     "targets_source": targets.source, "targets_failed": targets.failed, "targets_raw": targets.raw,
+                     "fp_extract": 1}
         run = _Run(self, adapter, image, sample.question)
         searched, rois, search = [], {}, {}
-        objects = list(targets.objects)
-        marked = [o for o in objects if _marked_all(o, targets.raw)]
-        type2 = set(marked) if marked else (set(objects) if targets.type2 else set())
+        objects, type2 = list(targets.objects), set(targets.type2_objects)  # ZoomEye's "all <target>" (Sec. 3.3)
         if run.global_local and len(objects) > 1:  # zoom_model.py `filter_visual_cues`
             kept = run.filter_targets(objects, type2)
             if len(kept) != len(objects):
@@ -375,11 +373,6 @@ class ZoomEye:
                     "num_zoom_in": sum(s.get("num_zoom_in", 0) for s in search.values()),
                     "num_zoom_out": sum(s.get("num_zoom_out", 0) for s in search.values()), **extra})
         return rec
-
-
-def _marked_all(obj: str, raw: str) -> bool:
-    """Whether the extraction marked this target as type-2 ("all <target>", ZoomEye's type-2 marker)."""
-    return re.search(rf"\ball (?:the )?{re.escape(obj)}\b", raw, flags=re.I) is not None
 
 
 class _Run:

@@ -251,8 +251,7 @@ class HFAdapter(VisionLanguageAdapter):
                                                             add_generation_prompt=True, tokenize=False))
             images += [x for x in content if isinstance(x, Image.Image)]
         inputs = self.encode(images, texts)
-        logits = self._forward(inputs, logits_to_keep=1).logits[:, -1, :]
-        return logits[:, [self.yes_id, self.no_id]].float().cpu()
+        return self._forward(inputs, logits_to_keep=1).logits[:, -1, [self.yes_id, self.no_id]].float().cpu()
 
     def last_token_attention(self, image, text: str, layer: int, gradient: bool = False) -> "AttentionPass":
         """The attention of the prompt's LAST token to the visual grid at decoder `layer` (0-based), per head, for
