@@ -100,6 +100,18 @@ def layer_range(layers: Sequence[int], num_layers: int, depth_ref: int | None = 
     return list(range(start, end))
 
 
+def scaled_layer(layer: int, num_layers: int, depth_ref: int | None = None) -> int:
+    """The 0-based decoder layer `layer` of a model of `depth_ref` layers (null: the model itself) on a model of
+    `num_layers` layers: floor(layer·D/ref), so layer 14 of LLaVA-1.5's 32 is layer 1 of a 4-layer tiny model.
+    A layer outside the reference depth is an error, never a silent fallback."""
+    ref = depth_ref or num_layers
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < ref:
+        raise ValueError(f"layer {layer!r} must be an integer in [0, {ref}): it counts "
+                         + (f"the model's {num_layers} decoder layers" if not depth_ref else
+                            f"the {ref} layers of model.hparams.layer_depth_ref (this model has {num_layers})"))
+    return layer * num_layers // ref
+
+
 def smooth_and_downsample(grid: torch.Tensor, sigma: float, factor: int) -> torch.Tensor:
     """Gaussian filter (sigma in grid cells) then area-average downsampling by `factor` (Sec. 3.2, global-local
     models; the paper gives no values, design 4.2 sets the defaults). Renormalised to sum 1."""

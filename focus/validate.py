@@ -105,11 +105,37 @@ SCHEMA: dict[str, Rule] = {
     "inference_scheme.max_new_tokens": integer(1),
     "method.max_rois_in_record": integer(0),
     "method.save_maps": BOOLEAN,
+    # baselines (conf/method/zoomeye.yaml, vicrop.yaml; the original code's values, README "Baselines")
+    "method.depth_limit": integer(1),
+    "method.split_num": integer(2),
+    "method.type2_depth_limit": integer(1),
+    "method.pop_limit_per_depth": integer(1),
+    "method.num_interval": integer(0),
+    "method.side_threshold": number(0),
+    "method.merge_buffer": number(0),
+    "method.singularize_type2": BOOLEAN,
+    "method.answer_preamble": BOOLEAN,
+    "method.batch_size": integer(1),
+    "method.max_nodes_in_record": integer(0),
+    "method.bias_value": number(0, 1),
+    "method.upper": number(0, 1),
+    "method.lower": number(0, 1),
+    "method.visual_cue_threshold": number(0, 1),
+    "method.patch_scale": number(1, optional=True),
+    "method.high_res": BOOLEAN,
+    "method.high_res_block": integer(1),
+    "method.layer": integer(0),
+    "method.layer_depth_ref": integer(1, optional=True),
+    "method.window": integer(1),
     "logger.table_rows": integer(0),
     "logger.image_side": integer(1),
 }
 # Lists checked element by element, and the relevance layer range (checked against the model's depth).
-LIST_SCHEMA: dict[str, tuple[int, Rule]] = {"inference_scheme.canvas_fill": (3, integer(0, 255))}
+LIST_SCHEMA: dict[str, tuple[int | None, Rule]] = {  # (length, None = any non-empty list; rule of each element)
+    "inference_scheme.canvas_fill": (3, integer(0, 255)),
+    "method.decrease": (None, number(0, 1)),  # ZoomEye's threshold decrease per stage
+    "method.ratios": (None, number(1)),     # ViCrop's window ratios
+}
 LAYER_KEYS = ("model.hparams.layers", "relevance.layers")
 
 _ABSENT = object()
@@ -148,8 +174,10 @@ def check_values(cfg) -> None:
                 raise FocusError(f"{key} must be {SCHEMA[key].describe()}, got {_got(value)}")
         elif key in LIST_SCHEMA:
             length, rule = LIST_SCHEMA[key]
-            if not OmegaConf.is_list(value) or len(value) != length or not all(map(rule.accepts, value)):
-                raise FocusError(f"{key} must be a list of {length} values, each {rule.describe()}, got {_got(value)}")
+            if not OmegaConf.is_list(value) or len(value) != (length or len(value) or -1) \
+                    or not all(map(rule.accepts, value)):
+                raise FocusError(f"{key} must be a list of {length or 'one or more'} values, each {rule.describe()}, "
+                                 f"got {_got(value)}")
         elif not (OmegaConf.is_list(value) and len(value) == 2 and all(integer(0).accepts(v) for v in value)):
             raise FocusError(f"{key} must be [l, L): two integers >= 0, got {_got(value)}")
 

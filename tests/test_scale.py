@@ -1,6 +1,7 @@
 """Sweeps (submitit_local), the offline report, two-process sharding, and the SLURM parameter mapping."""
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
     assert (sweep / "report.csv").read_text().count("\n") == 3
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(ROOT) / "experiments").glob("*.yaml")))
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(ROOT) / "experiments").glob("*.yaml")
+                                         if p.stem != "main_comparison"))  # its own tests below
 def test_experiment_configs_run_on_tiny_models(tmp_path, tiny_cache, name):
     args = [sys.executable, "-m", "focus.run", "--config-dir", "experiments", "--config-name", name,
             "model=tiny_llava15", "dataset=synthetic", "dataset.limit=1", "logger.wandb.mode=disabled",
@@ -113,3 +115,80 @@ def test_slurm_preset_maps_to_submitit(monkeypatch, tmp_path):
 
 def test_pareto_front():
     assert pareto_front([(1, 50), (2, 40), (3, 60), (4, 60), (5, 70)]) == [(1, 50), (3, 60), (5, 70)]
+
+
+COMPARISON = ["vanilla", "focus_s1_no_overrun", "focus_s2_no_overrun", "focus_s1", "focus_s2", "focus_s3", "focus_s4",
+              "focus_s6", "focus_s8", "zoomeye_d1_c2", "zoomeye_d1_c4", "zoomeye_d2_c4", "zoomeye_d5_c4",
+              "vicrop_rel_att", "vicrop_grad_att", "vicrop_rel_att_high", "vicrop_grad_att_high"]
+
+
+def comparison_runs(sweep):
+    """{comparison option: (metrics, records)} of a main_comparison sweep."""
+    import yaml
+    out = {}
+    for m in sweep.rglob("metrics.json"):
+        option = [o for o in yaml.safe_load((m.parent / ".hydra" / "overrides.yaml").read_text())
+                  if o.startswith("+comparison=")][0].split("=", 1)[1]
+        out[option] = (json.loads(m.read_text()), records(m.parent))
+    return out
+
+
+def main_comparison(sweep, tiny_cache, *overrides):
+    args = [sys.executable, "-m", "focus.run", "--config-dir", "experiments", "--config-name", "main_comparison",
+            "dataset=synthetic", "dataset.limit=1", "logger.wandb.mode=disabled", *overrides, f"run_dir={sweep}",
+            f"tiny_cache_dir={tiny_cache}"]
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+
+
+def test_main_comparison_every_method_one_report(tmp_path, tiny_cache):
+    """The paper's Table 10 rows in one sweep (tiny LLaVA-1.5, one synthetic sample), then one report with a
+    method column and one Pareto plot."""
+    sweep = tmp_path / "sweep"
+    proc = main_comparison(sweep, tiny_cache, "model=tiny_llava15")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = comparison_runs(sweep)
+    assert sorted(runs) == sorted(COMPARISON)
+    methods = {option: m["method"] for option, (m, _) in runs.items()}
+    assert methods["vanilla"] == "vanilla" and methods["focus_s8"] == "focus" and methods["zoomeye_d5_c4"] == "zoomeye"
+    assert methods["vicrop_grad_att_high"] == "vicrop_grad_att_high" and methods["vicrop_rel_att"] == "vicrop_rel_att"
+    for option, (metrics, recs) in runs.items():
+        rec, = recs
+        assert rec["error"] is None and metrics["errors"] == 0, (option, rec.get("traceback"))
+        for key in ("fp", "fp_extract", "fp_answer", "calls", "seconds", "peak_memory_gb", "prediction"):
+            assert key in rec, (option, key)
+    fp = {option: recs[0]["fp"] for option, (_, recs) in runs.items()}
+    assert fp["vanilla"] == 0 and fp["vicrop_rel_att"] == 2 and fp["vicrop_grad_att"] == 1  # 1280×960: one block
+    assert fp["focus_s1_no_overrun"] == 1  # one target, one relevance pass, nothing ranked
+    zoom = runs["zoomeye_d5_c4"][1][0]
+    assert zoom["num_pop"] >= 1 and zoom["fp"] >= 1 + 2 * 4 and zoom["rois"] and zoom["final_mode"]
+    assert fp["zoomeye_d1_c2"] <= 1 + 2 * 2 + 2  # depth 1, 2 children: ≤ root + 2·2 queued + 2 popped
+    rep = subprocess.run([sys.executable, "-m", "focus.report", str(sweep)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert rep.returncode == 0, rep.stderr
+    header = next(ln for ln in rep.stdout.splitlines() if ln.startswith("| # | run |"))
+    assert "| method |" in header
+    rows = [ln for ln in rep.stdout.splitlines() if re.match(r"\| \d+ \| \+comparison=", ln)]
+    assert len(rows) == len(COMPARISON)
+    for name in ("vanilla", "focus", "zoomeye", "vicrop_rel_att", "vicrop_grad_att", "vicrop_rel_att_high",
+                 "vicrop_grad_att_high"):
+        assert any(f"| {name} |" in ln for ln in rows), name
+    assert (sweep / "pareto.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("model", ["tiny_llava_ov", "tiny_qwen25vl"])
+def test_baselines_on_the_other_families(tmp_path, tiny_cache, model):
+    """ZoomEye (global-local views: main image + zoomed view) and ViCrop on the multi-image families (rel-att runs
+    on LLaVA-1.5 above; both maps use the same adapter pass, compared with an eager model in test_vicrop.py)."""
+    proc = main_comparison(tmp_path, tiny_cache, f"model={model}", "+comparison=zoomeye_d1_c2,vicrop_grad_att")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = comparison_runs(tmp_path)
+    assert sorted(runs) == ["vicrop_grad_att", "zoomeye_d1_c2"]
+    zoom = runs["zoomeye_d1_c2"][1][0]
+    assert zoom["error"] is None and zoom["num_pop"] >= 1 and zoom["final_mode"]
+    visited = [r for rois in zoom["rois"].values() for r in rois]
+    assert [r["depth"] for r in visited].count(1) == 2 * len(zoom["rois"])  # 1280×960 splits into 2 halves
+    assert zoom["fp"] >= 1 + 2 * 2 * len(zoom["rois"])
+    rec = runs["vicrop_grad_att"][1][0]
+    assert rec["error"] is None and rec["fp"] == 1 and rec["final_mode"] == "image_and_crop"
+    assert rec["calls"] == 2 and len(rec["chosen_boxes"]) == 1

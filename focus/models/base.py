@@ -232,6 +232,65 @@ class HFAdapter(VisionLanguageAdapter):
             losses.append(float(torch.nn.functional.cross_entropy(logits, labels)))
         return losses
 
+    # -------------------------------------------------------------- for the baselines (ZoomEye, ViCrop; README)
+    def yes_no_logits_interleaved(self, contents: list[list]) -> torch.Tensor:
+        """[B, 2] last-position logits of (Yes, No) for prompts whose images and texts interleave, in ONE batched
+        forward. Each content is a list of PIL images and strings in prompt order, e.g. ZoomEye's
+        [main image, "This is the main image ...", zoomed view, "This is the zoomed-in view ... Is there a cat ..."].
+        The images go to the processor as one flat list, as in `encode`, so each is processed as on its own
+        (LLaVA-OneVision: every image with its anyres tiles, as `generate` with several images).
+        """
+        texts, images = [], []
+        for content in contents:
+            items = [{"type": "image"} if isinstance(x, Image.Image) else {"type": "text", "text": x} for x in content]
+            texts.append(self.processor.apply_chat_template([{"role": "user", "content": items}],
+                                                            add_generation_prompt=True, tokenize=False))
+            images += [x for x in content if isinstance(x, Image.Image)]
+        inputs = self.encode(images, texts)
+        return self._forward(inputs, logits_to_keep=1).logits[:, -1, [self.yes_id, self.no_id]].float().cpu()
+
+    def last_token_attention(self, image, text: str, layer: int, gradient: bool = False) -> "AttentionPass":
+        """The attention of the prompt's LAST token to the visual grid at decoder `layer` (0-based), per head, for
+        ViCrop's maps (rel-att; with `gradient`, also d loss / d attention for grad-att, where loss is minus the
+        cross-entropy of the last-position logits against their own argmax).
+
+        Only `layer` changes, and only for this pass: its attention runs through `last_row_eager_attention`, which
+        keeps the model's implementation (sdpa, flash-attention) for every row and recomputes the last query row
+        with the family's eager code, so that row's weights exist ([heads, 1, N], never [heads, N, N]) and carry
+        gradients. The grid tokens and their layout come from `visual_grid_positions` (family geometry).
+        """
+        import copy
+
+        from transformers import AttentionInterface
+
+        AttentionInterface.register(LAST_ROW_ATTENTION, last_row_eager_attention)
+        inputs = self.encode([image], [self.chat(1, text)])
+        positions, layout = self.visual_grid_positions(inputs["input_ids"][0], inputs, image)
+        attn = self.model.model.language_model.layers[layer].self_attn
+        original = attn.config
+        patched = copy.copy(original)
+        patched.focus_inner_attention = original._attn_implementation
+        patched._attn_implementation_internal = LAST_ROW_ATTENTION
+        captured: list[torch.Tensor] = []
+        hook = attn.register_forward_hook(lambda _m, _i, out: captured.append(out[1]))
+        attn.config = patched
+        try:
+            if gradient:
+                self.calls += 1
+                with torch.enable_grad():
+                    logits = self.model(**inputs, logits_to_keep=1).logits[:, -1, :].float()  # [1, vocab]
+                    loss = -torch.nn.functional.cross_entropy(logits, logits.argmax(dim=-1))
+                    grad = torch.autograd.grad(loss, captured[0])[0]  # [1, heads, 1, N]
+                grad_rows = grad[0, :, -1, positions.to(grad.device)].float().cpu()  # [heads, rows*cols]
+            else:
+                self._forward(inputs, logits_to_keep=1)
+                grad_rows = None
+        finally:
+            attn.config = original
+            hook.remove()
+        attention = captured[0][0, :, -1, positions.to(captured[0].device)].detach().float().cpu()  # [heads, rows*cols]
+        return AttentionPass(attention, grad_rows, layout)
+
 
 def image_token_positions(input_ids: torch.Tensor, image_token_id: int) -> torch.Tensor:
     return torch.nonzero(input_ids == image_token_id, as_tuple=False).reshape(-1)
@@ -246,3 +305,41 @@ def check_count(found: int, expected: int, what: str) -> None:
 def load_image(path: str | Path) -> Image.Image:
     with Image.open(path) as im:
         return im.convert("RGB")
+
+
+@dataclass
+class AttentionPass:
+    """What `last_token_attention` hands to ViCrop: the last token's attention to the grid tokens (row-major)."""
+
+    attention: torch.Tensor  # [heads, rows*cols]
+    gradient: torch.Tensor | None  # [heads, rows*cols], d loss / d attention (grad-att), or None
+    layout: GridLayout
+
+
+LAST_ROW_ATTENTION = "focus_last_row_eager"
+
+
+def last_row_eager_attention(module, query, key, value, attention_mask, **kwargs):
+    """An attention function (transformers' AttentionInterface) for the one layer whose weights ViCrop reads.
+
+    The layer's own implementation (`module.config.focus_inner_attention`: sdpa, flash-attention, eager) computes
+    every row; the last query row is recomputed by the family's `eager_attention_forward` and replaces it, so its
+    weights exist and the loss depends on them exactly as in a fully eager model (row i of the attention matrix
+    only feeds output row i). query: [batch, heads, N, head_dim]; returns ([batch, N, heads, head_dim],
+    weights [batch, heads, 1, N]).
+    """
+    import sys
+
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    family_eager = sys.modules[type(module).__module__].eager_attention_forward
+    inner = ALL_ATTENTION_FUNCTIONS.get_interface(module.config.focus_inner_attention, family_eager)
+    every_row = inner(module, query, key, value, attention_mask, **kwargs)[0]
+    mask = None
+    if attention_mask is not None:  # the last row of a 4-D mask, or a [batch, N] key mask (flash-attention)
+        mask = attention_mask[:, :, -1:, :] if attention_mask.dim() == 4 else attention_mask[:, None, None, :]
+        if not mask.is_floating_point():  # boolean "attend" mask → additive
+            mask = torch.zeros(mask.shape, dtype=query.dtype, device=query.device).masked_fill(
+                ~mask.bool(), torch.finfo(query.dtype).min)
+    last_row, weights = family_eager(module, query[:, :, -1:], key, value, mask, **kwargs)
+    return torch.cat([every_row[:, :-1], last_row], dim=1), weights
