@@ -178,6 +178,10 @@ def print_summary(metrics: dict, run_dir, records: list[dict] = (), wandb_note: 
              "[focus] accuracy over all samples: " + " | ".join(
                  f"{PROTOCOL_NAMES[p]}: {fmt(metrics[f'accuracy_{p}'])}%" for p in PROTOCOLS)
              + f" (left to a judge, counted wrong: lmms-eval {judge['lmms_eval']}, VLMEvalKit {judge['vlmevalkit']})"]
+    if "accuracy_vanilla_reference" in metrics:
+        ref = metrics["accuracy_vanilla_reference"]
+        lines.append("[focus] vanilla (whole image, same samples, run.vanilla_reference): " + " | ".join(
+            f"{PROTOCOL_NAMES[p]}: {fmt(ref[p])}%" for p in PROTOCOLS))
     for cat, m in metrics["per_category"].items():
         lines.append(f"[focus]   {cat or '-'}: " + " ".join(f"{p} {fmt(m[p])}%" for p in PROTOCOLS) + f" (n={m['n']})")
     if "hrbench_cycle_avg" in metrics:

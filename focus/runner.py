@@ -117,7 +117,18 @@ def validate(cfg) -> tuple:
     return dataset, method
 
 
-def process_sample(sample, method, adapter, device, benchmark: str) -> dict:
+def vanilla_reference(sample, method, adapter, image, benchmark: str) -> dict:
+    """The whole-image answer to the same sample with the method's answer scheme (`run.vanilla_reference`): a paired
+    vanilla baseline in the same record, so the summary shows FOCUS beside vanilla on exactly these samples. Its
+    passes and seconds are kept apart (`vanilla_fp_answer`, `vanilla_seconds`), never added to the method's cost."""
+    t0 = time.perf_counter()
+    prediction, fp_answer, _ = method.inference_scheme.answer(adapter, [image], sample)
+    verdict = score_record({"prediction": prediction, "options": sample.options, "label": sample.label}, benchmark)
+    return {"vanilla_prediction": prediction, "vanilla_correct": {p: verdict[p] for p in PROTOCOLS},
+            "vanilla_fp_answer": fp_answer, "vanilla_seconds": time.perf_counter() - t0}
+
+
+def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla: bool = False) -> dict:
     rec = {"id": sample.id, "question": sample.question, "options": sample.options, "label": sample.label,
            "category": sample.category, "meta": sample.meta, "gt_boxes": sample.gt_boxes,
            "gt_targets": sample.gt_targets, "prediction": None, "error": None}
@@ -131,8 +142,12 @@ def process_sample(sample, method, adapter, device, benchmark: str) -> dict:
     except Exception as exc:  # bad data or a failing sample: record it, the run goes on
         rec["error"] = f"{type(exc).__name__}: {exc}"
         rec["traceback"] = traceback.format_exc(limit=4)
-    rec["seconds"] = time.perf_counter() - t0
-    rec["calls"] = adapter.calls - calls0
+    rec["seconds"], rec["calls"] = time.perf_counter() - t0, adapter.calls - calls0
+    if with_vanilla and rec["error"] is None:
+        try:
+            rec.update(vanilla_reference(sample, method, adapter, image, benchmark))
+        except Exception as exc:  # the reference failing does not make the method's answer an error
+            rec["vanilla_error"] = f"{type(exc).__name__}: {exc}"
     rec["peak_memory_gb"] = peak_memory_gb(device)
     rec.update(score_record(rec, benchmark))
     for key in ("fp", "fp_extract", "fp_answer"):
@@ -171,6 +186,8 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
         done = {r["id"] for r in kept}
         writer = folder.writer()  # opened (and a torn last line dropped) before the model loads
         try:
+            with_vanilla = bool(cfg.run.get("vanilla_reference")) and hasattr(method, "inference_scheme") \
+                and method.name != "vanilla"
             model_kwargs = {"device": dist.device} if dist.device else {}
             adapter = build(cfg.model.adapter, **model_kwargs)
             progress = Progress(shard_size(dataset.size(), dist.rank, dist.world),
@@ -180,7 +197,8 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
                 for index, sample in enumerate(dataset):
                     if index % dist.world != dist.rank or sample.id in done:
                         continue
-                    rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark)
+                    rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark,
+                                         with_vanilla)
                     writer.put(rec)  # a retried id replaces its error record
                     progress.update(rec)
                     if logger is not None:

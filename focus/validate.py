@@ -64,9 +64,11 @@ BOOLEAN = Rule("boolean")
 SCHEMA: dict[str, Rule] = {
     "seed": integer(0),
     "run.retry_errors": BOOLEAN,
+    "run.vanilla_reference": BOOLEAN,
     "dataset.limit": integer(1, optional=True),
     "dataset.loader.num_samples": integer(1),
     "dataset.loader.seed": integer(0),
+    "dataset.vanilla_reference": BOOLEAN,
     "dataset.seed": integer(0, 999),  # demo_scenes: evaluation splits (>= 1000 are the demo model's training data)
     "dataset.loader.attribute_fraction": number(0, 1),
     "model.tiny": BOOLEAN,

@@ -13,6 +13,10 @@ from PIL import Image
 
 SIZES = [(1200, 900), (800, 1400), (2000, 700), (640, 640)]
 
+# The tests' defaults: the tiny random LLaVA-1.5 on the synthetic dataset (the main config's defaults are the demo
+# model on demo_scenes, tested in test_demo_model.py). Later overrides of the same key win.
+TEST_DEFAULTS = ("model=tiny_llava15", "dataset=synthetic")
+
 
 def png_bytes(size, colour=(200, 30, 30)) -> bytes:
     buf = io.BytesIO()

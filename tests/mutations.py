@@ -10,6 +10,7 @@ still in its file, so the list cannot rot silently.
     python tests/mutations.py                 # all mutations
     python tests/mutations.py --list          # names only
     python tests/mutations.py --only values_read_as_keys yes_no_swapped
+    python tests/mutations.py --only map_transposed --tests tests/test_demo_model.py   # another test set
 
 Exit status 1 when a mutation survives.
 """
@@ -196,7 +197,7 @@ def apply(mutation: Mutation, root: Path) -> None:
     path.write_text("\n".join(lines))
 
 
-def run_one(mutation: Mutation, tiny_cache: str) -> tuple[str, str, float]:
+def run_one(mutation: Mutation, tiny_cache: str, tests: list[str] | None = None) -> tuple[str, str, float]:
     """(KILLED|SURVIVED|ERROR, the failing test or the reason, seconds)."""
     start = time.time()
     with tempfile.TemporaryDirectory(prefix=f"mut_{mutation.name}_") as tmp:
@@ -209,7 +210,7 @@ def run_one(mutation: Mutation, tiny_cache: str) -> tuple[str, str, float]:
                 shutil.copy2(src, copy / name)
         apply(mutation, copy)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "FOCUS_TEST_TINY_CACHE": tiny_cache, "PYTHONDONTWRITEBYTECODE": "1"}
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *(tests or mutation.tests)],
                               cwd=copy, env=env, capture_output=True, text=True, timeout=1800)
     seconds = time.time() - start
     failed = [line[len("FAILED "):].split(" - ")[0] for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
@@ -226,6 +227,8 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
     parser.add_argument("--tiny-cache", default=os.environ.get("FOCUS_TEST_TINY_CACHE"),
                         help="tiny-checkpoint cache shared by the runs (default: a temporary one, built once)")
+    parser.add_argument("--tests", nargs="*", help="pytest arguments run for every mutation instead of its own tests "
+                        "(e.g. tests/test_demo_model.py: does the demo model notice the bug?)")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
     if args.only and len(chosen) != len(set(args.only)):
@@ -242,7 +245,7 @@ def main(argv=None) -> int:
         survived = 0
         print(f"{'mutation':40s} {'result':9s} {'seconds':>7s}  killed by")
         for m in chosen:
-            verdict, detail, seconds = run_one(m, tiny_cache)
+            verdict, detail, seconds = run_one(m, tiny_cache, args.tests)
             survived += verdict != "KILLED"
             print(f"{m.name:40s} {verdict:9s} {seconds:7.1f}  {detail}", flush=True)
     print(f"{len(chosen) - survived} of {len(chosen)} mutations killed")

@@ -6,6 +6,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from fixtures import TEST_DEFAULTS
+
 from focus.config import build
 from focus.run import GROUPS, check_group_overrides
 
@@ -18,7 +20,7 @@ def options(group):
 
 def compose_cfg(overrides):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
+        return compose(config_name="config", overrides=[*TEST_DEFAULTS, *overrides])
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])

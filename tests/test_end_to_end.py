@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from fixtures import make_hrbench, make_mme, make_vstar
+from fixtures import TEST_DEFAULTS, make_hrbench, make_mme, make_vstar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def focus_args(*overrides, run_dir=None, tiny_cache=None) -> list[str]:
-    args = [sys.executable, "-m", "focus.run", *overrides]
+    args = [sys.executable, "-m", "focus.run", *TEST_DEFAULTS, *overrides]
     if run_dir is not None:
         args.append(f"run_dir={run_dir}")
     if tiny_cache is not None:
@@ -53,7 +53,7 @@ def rewrite_predictions(run_dir, predictions: dict) -> None:
 
 
 def test_default_command(tmp_path, tiny_cache):
-    """No overrides but the run folder: FOCUS, tiny LLaVA-1.5, synthetic, W&B offline inside the run folder."""
+    """The tests' defaults and the run folder: FOCUS, tiny LLaVA-1.5, synthetic, W&B offline inside the run folder."""
     proc = focus_run(run_dir=tmp_path / "run", tiny_cache=tiny_cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for label in ("strict (exact letter, paper protocol)", "lenient (focus rule)", "lmms-eval", "VLMEvalKit"):
@@ -98,6 +98,26 @@ def test_fp_accounting_from_the_command_line(tmp_path, tiny_cache):
         assert proc.returncode == 0, proc.stderr[-2000:]
         rec = records(run)[0]
         assert len(rec["targets"]) == 1 and rec["fp"] == expected
+
+
+def test_vanilla_reference_is_the_vanilla_run_of_the_same_samples(tmp_path, tiny_cache):
+    """run.vanilla_reference: each record carries the whole-image answer that method=vanilla gives (logits matching,
+    so the tiny model answers with letters), scored, with its passes kept out of FOCUS's fp."""
+    common = ("dataset.limit=3", "inference_scheme=logits_match", "ranker.n_steps=1", "ranker.overrun=false",
+              "logger.wandb.mode=disabled")
+    proc = focus_run(*common, "run.vanilla_reference=true", run_dir=tmp_path / "focus", tiny_cache=tiny_cache)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert focus_run(*common, "method=vanilla", run_dir=tmp_path / "vanilla", tiny_cache=tiny_cache).returncode == 0
+    vanilla = {r["id"]: r for r in records(tmp_path / "vanilla")}
+    recs = records(tmp_path / "focus")
+    for r in recs:
+        assert r["vanilla_prediction"] == vanilla[r["id"]]["prediction"] in "ABCD"
+        assert r["vanilla_correct"]["strict"] == (r["vanilla_prediction"] == r["label"])
+        assert r["vanilla_fp_answer"] == len(r["options"]) and r["fp"] == len(r["targets"])
+    metrics = json.loads((tmp_path / "focus" / "metrics.json").read_text())
+    assert metrics["accuracy_vanilla_reference"]["strict"] == pytest.approx(
+        100 * sum(r["label"] == v["prediction"] for v in vanilla.values() for r in recs if r["id"] == v["id"]) / 3)
+    assert "[focus] vanilla (whole image, same samples, run.vanilla_reference): strict" in proc.stdout
 
 
 def test_issue3_command_line(tmp_path, tiny_cache):

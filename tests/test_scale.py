@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import TEST_DEFAULTS
 from test_end_to_end import ROOT, focus_run, records
 
 from focus.plots import pareto_front
@@ -58,7 +59,7 @@ def test_two_process_sharding_equals_single_process(tmp_path, tiny_cache):
                      tiny_cache=tiny_cache).returncode == 0
     sharded = tmp_path / "sharded"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29513",
-           "-m", "focus.run", "dataset.limit=5", "logger.wandb.mode=disabled", f"run_dir={sharded}",
+           "-m", "focus.run", *TEST_DEFAULTS, "dataset.limit=5", "logger.wandb.mode=disabled", f"run_dir={sharded}",
            f"tiny_cache_dir={tiny_cache}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
@@ -83,7 +84,7 @@ def test_slurm_preset_maps_to_submitit(monkeypatch, tmp_path):
     import submitit
 
     with initialize_config_dir(config_dir=str(Path(ROOT) / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=gpu",
+        cfg = compose(config_name="config", overrides=[*TEST_DEFAULTS, "hydra/launcher=slurm", "hydra.launcher.partition=gpu",
                                                        "hydra.launcher.timeout_min=60", f"run_dir={tmp_path}"],
                       return_hydra_config=True)
     launcher_cfg = cfg.hydra.launcher
@@ -135,7 +136,7 @@ def comparison_runs(sweep):
 
 def main_comparison(sweep, tiny_cache, *overrides):
     args = [sys.executable, "-m", "focus.run", "--config-dir", "experiments", "--config-name", "main_comparison",
-            "dataset=synthetic", "dataset.limit=1", "logger.wandb.mode=disabled", *overrides, f"run_dir={sweep}",
+            *TEST_DEFAULTS, "dataset.limit=1", "logger.wandb.mode=disabled", *overrides, f"run_dir={sweep}",
             f"tiny_cache_dir={tiny_cache}"]
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900,
                           env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})

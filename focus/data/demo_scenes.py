@@ -1,7 +1,7 @@
 """`dataset=demo_scenes`: a procedural V*Bench-like benchmark for the demo model (paper Sec. 4.1 in miniature).
 
 Each scene is a high-resolution image (768–1536 px long side, seven aspect ratios) with a textured background,
-low-saturation clutter and 4–6 small coloured shapes, each about 3 % of the long side: a few pixels once the whole image is
+low-saturation clutter and 4–6 small coloured shapes, each about 4–5 % of the long side: a few pixels once the whole image is
 downscaled to the demo model's 96-px input, so the COLOUR of an object stays visible there while its SHAPE does not.
 That is V*Bench's situation (small objects, details lost in the global view) reduced to one attribute:
 - `attribute`: "What is the shape of the red object?" — localised by the visible colour, answered by the shape that
@@ -28,7 +28,8 @@ COLOURS = {"red": (225, 25, 25), "green": (25, 175, 55), "blue": (35, 70, 235), 
 SHAPES = ("circle", "square", "triangle", "cross")
 ASPECTS = ((1, 1), (4, 3), (3, 4), (3, 2), (2, 3), (2, 1), (1, 2))
 LONG_SIDES = (768, 1024, 1280, 1536)
-OBJECT_SIZE = (0.028, 0.040)  # object side / image long side: 2.7-3.8 px in a 96-px view of the whole image
+OBJECT_SIZE = (0.040, 0.050)  # object side / image long side: 3.8-4.8 px in a 96-px view of the whole image, 15-19 px
+# in a crop of a quarter of the long side (the 3-cell crops FOCUS proposes for the demo model)
 TRAINING_SEEDS_FROM = 1000  # split seeds >= this are the demo model's training data
 SUFFIX = "Answer with the option's letter from the given choices directly."
 

@@ -115,6 +115,10 @@ def summarise(records: list[dict], benchmark: str) -> dict:
         out[f"accuracy_{p}"] = _acc(records, p)
     out["accuracy_without_errors"] = {p: _acc(ok, p) for p in PROTOCOLS}
     out["needs_judge"] = {p: sum(1 for r in records if r["needs_judge"][p]) for p in JUDGED}
+    if any("vanilla_correct" in r for r in records):  # run.vanilla_reference: the paired whole-image answers
+        out["accuracy_vanilla_reference"] = {
+            p: 100.0 * sum(1 for r in records if (r.get("vanilla_correct") or {}).get(p)) / max(1, len(records))
+            for p in PROTOCOLS}
     out["per_category"] = _group(records, lambda r: r.get("category", ""))
     for field in ("fp", "fp_extract", "fp_answer", "calls", "seconds", "peak_memory_gb"):
         vals = [r[field] for r in ok if isinstance(r.get(field), (int, float))]
