@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 from . import FocusError
 from .config import build
 from .console import Progress, once_per_run, print_summary, shard_size
+from .cost import meter_of, totals
 from .records import read_records, write_json
 from .runfolder import RunFolder
 from .scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
@@ -123,6 +124,8 @@ def process_sample(sample, method, adapter, device, benchmark: str) -> dict:
            "gt_targets": sample.gt_targets, "prediction": None, "error": None}
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
+    meter = meter_of(adapter)
+    meter.reset()
     calls0, t0 = adapter.calls, time.perf_counter()
     try:
         image = sample.load_image()
@@ -134,6 +137,10 @@ def process_sample(sample, method, adapter, device, benchmark: str) -> dict:
     rec["seconds"] = time.perf_counter() - t0
     rec["calls"] = adapter.calls - calls0
     rec["peak_memory_gb"] = peak_memory_gb(device)
+    rec["cost"] = meter.snapshot(total_seconds=rec["seconds"])  # per stage (focus/cost.py)
+    spent = totals(rec["cost"])
+    for key in ("prefill_tokens", "vision_images", "model_seconds", "preprocess_seconds"):
+        rec[key] = spent[key]
     rec.update(score_record(rec, benchmark))
     for key in ("fp", "fp_extract", "fp_answer"):
         rec.setdefault(key, 0)
