@@ -1,7 +1,7 @@
 """One-line bugs the test suite must catch, and a runner that checks it does (the mutation check).
 
 Each `Mutation` names a file, one line of it exactly as written, the line with the bug, and the tests that must
-fail. The runner copies the repository (focus/, tests/, conf/, experiments/, pyproject.toml) into a temporary
+fail. The runner copies the repository (focus/, tests/, conf/, experiments/, benchmarks/, pyproject.toml) into a temporary
 folder, makes the change there — never in the working tree —, runs those tests with `python -m pytest -x` from the
 copy (so the copy's `focus` is imported), and reports the test that failed (KILLED) or SURVIVED. Not part of the
 default test run (minutes); `tests/test_mutation_list.py` checks, in the default run, that every original line is
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("focus", "tests", "conf", "experiments", "pyproject.toml")
+COPIED = ("focus", "tests", "conf", "experiments", "benchmarks", "pyproject.toml")
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,28 @@ MUTATIONS = [
              "                    loss = -torch.nn.functional.cross_entropy(logits, logits.argmax(dim=-1))",
              "                    loss = torch.nn.functional.cross_entropy(logits, logits.argmax(dim=-1))",
              ("tests/test_vicrop.py", "-k", "fully_eager"), "grad-att differentiates +CE instead of −CE"),
+    # --- cost per question: the shared image prefix, the early stop, shared existence batches, the meter
+    Mutation("prefix_cut_one_token_late", "focus/models/base.py",
+             "        cache.crop(shared - cache.get_seq_length())",
+             "        cache.crop(shared + 1 - cache.get_seq_length())",
+             ("tests/test_cost.py", "-k", "shared_image_prefix"),
+             "the shared prefix keeps the first target's first differing token"),
+    Mutation("early_stop_one_layer_short", "focus/models/base.py",
+             "            hooks.append(layers[-1].register_forward_hook(_stop_forward))",
+             "            hooks.append(layers[-2].register_forward_hook(_stop_forward))",
+             ("tests/test_cost.py", "-k", "early_stop"), "the relevance pass stops before layer L-1"),
+    Mutation("suffix_features_of_the_wrong_row", "focus/models/base.py",
+             "            feats = [layer.values[row, :, :length] for layer in computed]  # [kv_heads, N, head_dim]",
+             "            feats = [layer.values[0, :, :length] for layer in computed]  # [kv_heads, N, head_dim]",
+             ("tests/test_cost.py", "-k", "shared_image_prefix"), "every batched suffix reads the first row's values"),
+    Mutation("shared_batch_skips_type2", "focus/ranker.py",
+             "                for r in (rois if target in type2 else first_step(rois, self.n_steps, self.overrun))]",
+             "                for r in first_step(rois, self.n_steps, self.overrun)]",
+             ("tests/test_cost.py", "-k", "share_batches"), "type-2 targets' ROIs left out of the shared batches"),
+    Mutation("prefill_tokens_of_one_row", "focus/models/base.py",
+             "        with self.cost.model_call(inputs[\"input_ids\"].numel(), self.vision_images(inputs)):",
+             "        with self.cost.model_call(inputs[\"input_ids\"].shape[-1], self.vision_images(inputs)):",
+             ("tests/test_cost.py", "-k", "metered"), "prefill tokens of a batch counted for one row"),
 ]
 
 
