@@ -1,7 +1,8 @@
 """The adapter interface and the code shared by the Hugging Face families (design section 5).
 
 An adapter is the only code that knows a model family. It builds prompts with the family's chat template,
-encodes images and text, runs the relevance pass and hands back per-layer features with the visual-token grid and
+encodes images and text, runs the relevance passes (the image prefix shared across targets, stopped after the last
+layer needed; README "Cost per question") and hands back per-layer features with the visual-token grid and
 its `GridLayout`, computes batched yes/no logits (left padding), generates, and scores options. Family files
 (`llava15.py`, `llava_ov.py`, `qwen25vl.py`) implement only the token geometry (`layout`, `visual_grid_positions`)
 and their processor settings.
@@ -31,7 +32,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 class FeaturePass:
     """What one relevance forward pass hands to `object_relevance`."""
 
-    features: list[torch.Tensor]  # per decoder layer, [kv_heads, N, head_dim]
+    features: list[torch.Tensor]  # per decoder layer run (all, or [0, n_layers)), [kv_heads, N, head_dim]
     target_positions: list[int]  # token indices of the target words (offset mapping, never id search)
     visual_positions: torch.Tensor  # [rows*cols] token indices of the grid, row-major
     layout: GridLayout
