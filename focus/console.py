@@ -191,6 +191,11 @@ def print_summary(metrics: dict, run_dir, records: list[dict] = (), wandb_note: 
         lines.append(f"[focus] V* recall (GT box >= 50% covered by an examined ROI): {fmt(metrics['recall'])}%")
     lines.append(f"[focus] mean fp {fmt(metrics['mean_fp'])} (extract {fmt(metrics['mean_fp_extract'])}, answer "
                  f"{fmt(metrics['mean_fp_answer'])}), mean seconds {fmt(metrics['mean_seconds'])}")
+    if metrics.get("mean_prefill_tokens") is not None:
+        overhead = metrics.get("framework_overhead")
+        lines.append(f"[focus] mean model calls {fmt(metrics.get('mean_calls'))}, prefill tokens "
+                     f"{fmt(metrics['mean_prefill_tokens'])}; time outside model calls "
+                     f"{fmt(100 * overhead) if overhead is not None else '-'}% (README \"Cost per question\")")
     lines += failed_lines(list(records))
     if wandb_note:
         lines.append(f"[focus] {wandb_note}")

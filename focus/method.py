@@ -13,6 +13,7 @@ says so: `type2_fallback_single | _union | _canvas | _multi_image` instead of `t
 
 from __future__ import annotations
 
+from .cost import stage
 from .ranker import NoRanking
 
 
@@ -25,7 +26,8 @@ class Vanilla:
         self.inference_scheme, self.name = inference_scheme, name
 
     def __call__(self, adapter, sample, image) -> dict:
-        prediction, fp_answer, extra = self.inference_scheme.answer(adapter, [image], sample)
+        with stage(adapter, "answer"):
+            prediction, fp_answer, extra = self.inference_scheme.answer(adapter, [image], sample)
         return {"prediction": prediction, "fp": 0, "fp_extract": 0, "fp_answer": fp_answer, **extra}
 
 
@@ -42,45 +44,55 @@ class Focus:
         self.max_rois_in_record, self.save_maps = max_rois_in_record, save_maps
 
     def __call__(self, adapter, sample, image) -> dict:
-        targets = self.targets(adapter, sample.question, image)
+        with stage(adapter, "targets"):
+            targets = self.targets(adapter, sample.question, image)
         rec: dict = {"targets": targets.objects, "type2": targets.type2, "type2_targets": targets.type2_objects,
                      "targets_source": targets.source, "targets_failed": targets.failed, "targets_raw": targets.raw,
                      "fp_extract": 1}
         if targets.failed:  # design 4.1: answer on the whole image, never crash
-            prediction, fp_answer, extra = self.inference_scheme.answer(adapter, [image], sample)
+            with stage(adapter, "answer"):
+                prediction, fp_answer, extra = self.inference_scheme.answer(adapter, [image], sample)
             return {**rec, "prediction": prediction, "fp": 0, "fp_answer": fp_answer, "rois": {}, **extra}
 
-        fp, best, type2_rois, fallback, rois_record, maps = 0, [], [], [], {}, {}
-        for target in targets.objects:
-            rel = self.relevance(adapter, image, target)
-            fp += self.relevance.passes_per_target
-            rois = self.proposer(rel.grid, rel.layout, target=target, min_crop=adapter.base_resolution)
-            passing = []
-            if target in targets.type2_objects and not isinstance(self.ranker, NoRanking):
-                n_eval, _ = self.ranker.score_all(rois, adapter, image)
-                ranked = sorted(rois, key=lambda r: -(r.confidence if r.confidence is not None else -2))
-                passing = [r for r in rois if r.confidence is not None
-                           and r.confidence > self.inference_scheme.t_type2]
+        with stage(adapter, "relevance"):  # one pass per target (the image prefix shared, if configured)
+            rel_maps = self.relevance.maps(adapter, image, targets.objects)
+        fp = self.relevance.passes_per_target * len(targets.objects)
+        with stage(adapter, "proposals"):
+            proposals = {t: self.proposer(rel_maps[t].grid, rel_maps[t].layout, target=t,
+                                          min_crop=adapter.base_resolution) for t in targets.objects}
+        best, type2_rois, fallback, rois_record, maps = [], [], [], {}, {}
+        ranked_type2 = set(targets.type2_objects) if not isinstance(self.ranker, NoRanking) else set()
+        with stage(adapter, "ranking"):
+            self.ranker.score_first_steps(proposals, ranked_type2, adapter, image)
+            for target in targets.objects:
+                rel, rois = rel_maps[target], proposals[target]
+                passing = []
+                if target in ranked_type2:
+                    n_eval, _ = self.ranker.score_all(rois, adapter, image)
+                    ranked = sorted(rois, key=lambda r: -(r.confidence if r.confidence is not None else -2))
+                    passing = [r for r in rois if r.confidence is not None
+                               and r.confidence > self.inference_scheme.t_type2]
+                else:
+                    ranked, n_eval, _ = self.ranker(rois, adapter, image)
+                fp += n_eval
+                if passing:
+                    type2_rois += passing
+                elif ranked:
+                    best.append(ranked[0])
+                    if target in targets.type2_objects:
+                        fallback.append(target)
+                rois_record[target] = [r.to_dict() for r in ranked[:self.max_rois_in_record]]
+                if self.save_maps:
+                    maps[target] = {"grid": [[round(v, 6) for v in row] for row in rel.grid.tolist()],
+                                    "layout": rel.layout.to_dict()}
+        with stage(adapter, "answer"):
+            if not best and not type2_rois:
+                images, composed = [image], {"mode": "whole_image", "boxes": []}
             else:
-                ranked, n_eval, _ = self.ranker(rois, adapter, image)
-            fp += n_eval
-            if passing:
-                type2_rois += passing
-            elif ranked:
-                best.append(ranked[0])
-                if target in targets.type2_objects:
-                    fallback.append(target)
-            rois_record[target] = [r.to_dict() for r in ranked[:self.max_rois_in_record]]
-            if self.save_maps:
-                maps[target] = {"grid": [[round(v, 6) for v in row] for row in rel.grid.tolist()],
-                                "layout": rel.layout.to_dict()}
-        if not best and not type2_rois:
-            images, composed = [image], {"mode": "whole_image", "boxes": []}
-        else:
-            images, composed = self.inference_scheme.compose(adapter, image, best, type2_rois)
-        if fallback and not type2_rois:  # answered as type-1 although a target was type-2: say so
-            composed["mode"] = composed["mode"].replace("type1_", "type2_fallback_", 1)
-        prediction, fp_answer, extra = self.inference_scheme.answer(adapter, images, sample)
+                images, composed = self.inference_scheme.compose(adapter, image, best, type2_rois)
+            if fallback and not type2_rois:  # answered as type-1 although a target was type-2: say so
+                composed["mode"] = composed["mode"].replace("type1_", "type2_fallback_", 1)
+            prediction, fp_answer, extra = self.inference_scheme.answer(adapter, images, sample)
         rec.update({"prediction": prediction, "fp": fp, "fp_answer": fp_answer, "rois": rois_record,
                     "chosen_boxes": [list(b) for b in composed["boxes"]], "final_mode": composed["mode"],
                     "type2_fallback": fallback, **extra})

@@ -32,13 +32,22 @@ def _score(rois: list[ROI], logits: torch.Tensor) -> None:
 
 
 def evaluate_in_batches(rois: list[ROI], evaluate: Evaluate, batch_size: int) -> int:
-    """Score ROIs with as few forwards as `batch_size` allows; returns the number of model invocations."""
+    """Score the ROIs not scored yet with as few forwards as `batch_size` allows; returns the number of model
+    invocations. (ROIs scored earlier, e.g. in one batch with another target's, keep their confidence.)"""
+    todo = [r for r in rois if r.confidence is None]
     calls = 0
-    for i in range(0, len(rois), max(1, batch_size)):
-        chunk = rois[i:i + max(1, batch_size)]
+    for i in range(0, len(todo), max(1, batch_size)):
+        chunk = todo[i:i + max(1, batch_size)]
         _score(chunk, evaluate(chunk))
         calls += 1
     return calls
+
+
+def first_step(rois: list[ROI], n_steps: int, overrun: bool) -> list[ROI]:
+    """The ROIs a ranking evaluates before any overrun: the top `n_steps` (none with n_steps = 1 and no overrun)."""
+    if not rois or (n_steps <= 1 and not overrun):
+        return []
+    return rois[:max(1, n_steps)]
 
 
 def rank_rois(rois: list[ROI], n_steps: int, overrun: bool, evaluate: Evaluate,
@@ -50,9 +59,9 @@ def rank_rois(rois: list[ROI], n_steps: int, overrun: bool, evaluate: Evaluate,
       per forward, until one answers Yes or none is left.
     Returns (ranked ROIs — evaluated ones first by confidence, the rest in proposal order —, evaluations, calls).
     """
-    if not rois or (n_steps <= 1 and not overrun):
+    head = first_step(rois, n_steps, overrun)
+    if not head:
         return list(rois), 0, 0
-    head = rois[:max(1, n_steps)]
     calls = evaluate_in_batches(head, evaluate, batch_size)
     evaluated = len(head)
     if overrun:
@@ -64,13 +73,16 @@ def rank_rois(rois: list[ROI], n_steps: int, overrun: bool, evaluate: Evaluate,
 
 
 class ExistenceRanker:
-    """The `ranker` config group: n_steps (Table 10: 1, 2, 3, 4, 6, 8), overrun, batch size of one forward."""
+    """The `ranker` config group: n_steps (Table 10: 1, 2, 3, 4, 6, 8), overrun, batch size of one forward.
+    batch_targets: the first step of every target of a question (and every ROI of a type-2 target) is evaluated in
+    shared batches of `batch_size` before each target's overrun (same confidences, fewer forwards)."""
 
     def __init__(self, n_steps: int = 2, overrun: bool = True, batch_size: int = 8,
-                 prompt: str = "Is there a {target} in the image? Answer Yes or No."):
+                 prompt: str = "Is there a {target} in the image? Answer Yes or No.", batch_targets: bool = True):
         if n_steps < 1:
             raise ValueError(f"ranker.n_steps must be >= 1, got {n_steps}")
         self.n_steps, self.overrun, self.batch_size, self.prompt = int(n_steps), bool(overrun), int(batch_size), prompt
+        self.batch_targets = bool(batch_targets)
 
     def evaluator(self, adapter, image) -> Evaluate:
         def evaluate(rois: list[ROI]) -> torch.Tensor:
@@ -83,9 +95,18 @@ class ExistenceRanker:
         return rank_rois(rois, self.n_steps, self.overrun, self.evaluator(adapter, image), self.batch_size)
 
     def score_all(self, rois: list[ROI], adapter, image) -> tuple[int, int]:
-        """Evaluate every ROI (type-2 questions are not limited by n_steps, Sec. 3.3)."""
-        todo = [r for r in rois if r.confidence is None]
-        return len(todo), evaluate_in_batches(todo, self.evaluator(adapter, image), self.batch_size)
+        """Evaluate every ROI (type-2 questions are not limited by n_steps, Sec. 3.3). Returns (evaluations,
+        calls): every ROI is one evaluation, also when it was scored in a batch shared with another target."""
+        return len(rois), evaluate_in_batches(rois, self.evaluator(adapter, image), self.batch_size)
+
+    def score_first_steps(self, rois_by_target: dict[str, list[ROI]], type2: set, adapter, image) -> int:
+        """With `batch_targets`: score, in shared batches, what each target evaluates first — its `first_step`, or
+        every ROI of a type-2 target. Returns the calls; the per-target ranking then skips those ROIs."""
+        if not self.batch_targets:
+            return 0
+        todo = [r for target, rois in rois_by_target.items()
+                for r in (rois if target in type2 else first_step(rois, self.n_steps, self.overrun))]
+        return evaluate_in_batches(todo, self.evaluator(adapter, image), self.batch_size)
 
 
 class NoRanking(ExistenceRanker):
@@ -98,3 +119,6 @@ class NoRanking(ExistenceRanker):
 
     def __call__(self, rois, adapter, image):
         return list(rois), 0, 0
+
+    def score_first_steps(self, rois_by_target, type2, adapter, image) -> int:
+        return 0

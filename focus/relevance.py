@@ -143,13 +143,17 @@ class Relevance:
     map is smoothed with `local_sigma` and downsampled by `local_downsample` (Sec. 3.2).
     prompt: the existence prompt whose `{target}` tokens are the target tokens (App. A.5).
     normalization: `row` (Fig. 7's comment) or `broadcast` (Fig. 7's line as PyTorch runs it); see NORMALIZATIONS.
+    reuse_image_prefix: compute the image prefix once for all targets of a question and run only each target's
+    text suffix (the maps are those of separate passes; `fp` still counts one pass per target, App. A.2).
+    early_stop: run decoder layers [0, L) only — the map needs no later layer and no LM head.
     """
 
     passes_per_target = 1  # forward passes counted in `fp` for each target (App. A.2)
 
     def __init__(self, features: str = "values", layers: Sequence[int] = (14, 32), local_sigma: float = 1.0,
                  local_downsample: int = 2, prompt: str = "Is there a {target} in the image? Answer Yes or No.",
-                 seed: int = 0, normalization: str = "row", layer_depth_ref: int | None = None):
+                 seed: int = 0, normalization: str = "row", layer_depth_ref: int | None = None,
+                 reuse_image_prefix: bool = True, early_stop: bool = True):
         if features not in ("values", "keys", "keys_norope", "random"):
             raise ValueError(f"relevance.features must be values, keys, keys_norope or random, got {features!r}")
         check_normalization(normalization)
@@ -161,10 +165,24 @@ class Relevance:
         self.local_downsample = local_downsample
         self.prompt = prompt
         self.seed = seed
+        self.reuse_image_prefix, self.early_stop = bool(reuse_image_prefix), bool(early_stop)
 
     def __call__(self, adapter, image, target: str) -> RelevanceMap:
-        fpass = adapter.relevance_pass(image, self.prompt, target, capture=self.features)
+        return self.maps(adapter, image, [target])[target]
+
+    def maps(self, adapter, image, targets: list[str]) -> dict[str, RelevanceMap]:
+        """The map of every target of one question (one relevance pass each, sharing the image prefix when the
+        adapter can: `relevance_passes`)."""
         layers = layer_range(self.layers, adapter.num_layers, self.layer_depth_ref)
+        if hasattr(adapter, "relevance_passes"):
+            fpasses = adapter.relevance_passes(image, self.prompt, list(targets), capture=self.features,
+                                               n_layers=max(layers) + 1 if self.early_stop else None,
+                                               reuse_prefix=self.reuse_image_prefix)
+        else:  # a minimal adapter: one pass per target
+            fpasses = [adapter.relevance_pass(image, self.prompt, t, capture=self.features) for t in targets]
+        return {t: self._from_pass(fpass, layers, adapter) for t, fpass in zip(targets, fpasses)}
+
+    def _from_pass(self, fpass, layers: list[int], adapter) -> RelevanceMap:
         rel = object_relevance(fpass.features, fpass.target_positions, fpass.visual_positions, layers,
                                self.normalization)
         return self._to_map(rel.reshape(fpass.layout.rows, fpass.layout.cols), fpass.layout, adapter)
@@ -185,6 +203,9 @@ class RandomRelevance(Relevance):
     def __init__(self, **kwargs):
         kwargs["features"] = "random"
         super().__init__(**kwargs)
+
+    def maps(self, adapter, image, targets: list[str]) -> dict[str, RelevanceMap]:
+        return {t: self(adapter, image, t) for t in targets}
 
     def __call__(self, adapter, image, target: str) -> RelevanceMap:
         layout = adapter.layout(image)

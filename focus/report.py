@@ -2,11 +2,14 @@
 
 Reads every `metrics.json` under the folder (no W&B needed) and writes
 - `report.md` / `report.csv`: one row per run -- its overrides, method, model (`model.name`: the checkpoint, or the
-  tiny model's name), dataset, accuracy under each scoring protocol, mean fp, seconds, memory, V* recall;
+  tiny model's name), dataset, accuracy under each scoring protocol, mean fp, model calls, language-model prefill
+  tokens (focus/cost.py), seconds, memory, V* recall;
 - `report_categories.csv` (and a section of report.md): accuracy per category under each protocol, per run;
-- `pareto.png`: strict accuracy vs mean forward passes (paper Fig. 3 / Table 10) and `accuracy_vs_seconds.png`:
-  strict accuracy vs seconds per question; one series per method/model/dataset, each point labelled with the
-  overrides that distinguish its run, the Pareto front of each series drawn (focus/plots.py);
+- `pareto.png`: strict accuracy vs mean forward passes (paper Fig. 3 / Table 10), `accuracy_vs_prefill_tokens.png`:
+  strict accuracy vs the tokens the language model computed per question (what a forward pass costs: an image
+  prefill or a short suffix), and `accuracy_vs_seconds.png`: strict accuracy vs seconds per question; one series per
+  method/model/dataset, each point labelled with the overrides that distinguish its run, the Pareto front of each
+  series drawn (focus/plots.py);
 then prints the tables.
 
 `--rescore` first recomputes every run's `metrics.json` from its `samples.jsonl` (the scoring of focus/scoring/), with
@@ -70,6 +73,7 @@ def collect(root: Path) -> list[dict]:
                "errors": m.get("errors"), "acc_strict": m.get("accuracy_strict"),
                "acc_lenient": m.get("accuracy_lenient"), "acc_lmms_eval": m.get("accuracy_lmms_eval"),
                "acc_vlmevalkit": m.get("accuracy_vlmevalkit"), "mean_fp": m.get("mean_fp"),
+               "mean_calls": m.get("mean_calls"), "mean_prefill_tokens": m.get("mean_prefill_tokens"),
                "mean_seconds": m.get("mean_seconds"), "peak_memory_gb": m.get("mean_peak_memory_gb"),
                "recall": m.get("recall"), "_overrides": override_items(run), "_categories": m.get("per_category") or {}}
         rows.append(row)
@@ -113,9 +117,12 @@ def write_table(rows: list[dict], out: Path) -> str:
     (out / "report.md").write_text(
         "# focus report\n\nAccuracy over all samples (errors count wrong): strict = exact letter (paper protocol); "
         "lenient = the focus reading of free-form answers; lmms_eval / vlmevalkit = those harnesses' rules "
-        "(judge-free). fp = visual-search forward passes (App. A.2).\n\n" + text +
+        "(judge-free). fp = visual-search forward passes (App. A.2); calls = model invocations (a batched forward "
+        "is one); prefill_tokens = language-model input positions computed per question, image tokens included "
+        "(README \"Cost per question\").\n\n" + text +
         "\n\n## Per category\n\nAccuracy [%] per category under each protocol; # is the run's row above.\n\n"
         + cat_text + "\n\n![accuracy vs forward passes](pareto.png)\n\n"
+        "![accuracy vs prefill tokens per question](accuracy_vs_prefill_tokens.png)\n\n"
         "![accuracy vs seconds per question](accuracy_vs_seconds.png)\n")
     return text + "\n\nper category (# = run row above):\n" + cat_text
 
@@ -150,12 +157,16 @@ def point_labels(rows: list[dict]) -> list[str]:
 
 
 def plot_tradeoffs(rows: list[dict], out: Path) -> dict[str, list[str]]:
-    """pareto.png (accuracy vs mean fp) and accuracy_vs_seconds.png; returns each file's point labels."""
+    """pareto.png (accuracy vs mean fp), accuracy_vs_prefill_tokens.png and accuracy_vs_seconds.png; returns each
+    file's point labels."""
     labels = point_labels(rows)
     drawn = {}
     for file, key, x_label, title, min_span in (
             ("pareto.png", "mean_fp", "mean forward passes of the visual search per question (fp, App. A.2)",
              "accuracy vs forward passes", 1.0),
+            ("accuracy_vs_prefill_tokens.png", "mean_prefill_tokens",
+             "mean language-model prefill tokens per question (image tokens included, whole pipeline)",
+             "accuracy vs prefill tokens", 100.0),
             ("accuracy_vs_seconds.png", "mean_seconds", "mean seconds per question (wall time, whole pipeline)",
              "accuracy vs time", 0.1)):
         points = [{"series": series_name(r), "x": r[key], "y": r["acc_strict"], "label": label}
@@ -219,7 +230,8 @@ def main(argv=None) -> int:
     print(write_table(rows, out))
     plot_tradeoffs(rows, out)
     print("\nwrote " + ", ".join(str(out / f) for f in ("report.md", "report.csv", "report_categories.csv",
-                                                          "pareto.png", "accuracy_vs_seconds.png")))
+                                                          "pareto.png", "accuracy_vs_prefill_tokens.png",
+                                                          "accuracy_vs_seconds.png")))
     return 0
 
 

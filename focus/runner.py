@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 from . import FocusError
 from .config import build
 from .console import Progress, once_per_run, print_summary, shard_size
+from .cost import meter_of, totals
 from .records import read_records, write_json
 from .runfolder import RunFolder
 from .scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
@@ -134,6 +135,8 @@ def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla
            "gt_targets": sample.gt_targets, "prediction": None, "error": None}
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
+    meter = meter_of(adapter)
+    meter.reset()
     calls0, t0 = adapter.calls, time.perf_counter()
     try:
         image = sample.load_image()
@@ -143,12 +146,16 @@ def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla
         rec["error"] = f"{type(exc).__name__}: {exc}"
         rec["traceback"] = traceback.format_exc(limit=4)
     rec["seconds"], rec["calls"] = time.perf_counter() - t0, adapter.calls - calls0
-    if with_vanilla and rec["error"] is None:
+    rec["peak_memory_gb"] = peak_memory_gb(device)
+    rec["cost"] = meter.snapshot(total_seconds=rec["seconds"])  # per stage (focus/cost.py)
+    spent = totals(rec["cost"])
+    for key in ("prefill_tokens", "vision_images", "model_seconds", "preprocess_seconds"):
+        rec[key] = spent[key]
+    if with_vanilla and rec["error"] is None:  # after the method's cost is taken: none of it is the method's
         try:
             rec.update(vanilla_reference(sample, method, adapter, image, benchmark))
         except Exception as exc:  # the reference failing does not make the method's answer an error
             rec["vanilla_error"] = f"{type(exc).__name__}: {exc}"
-    rec["peak_memory_gb"] = peak_memory_gb(device)
     rec.update(score_record(rec, benchmark))
     for key in ("fp", "fp_extract", "fp_answer"):
         rec.setdefault(key, 0)

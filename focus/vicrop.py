@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cost import stage
 from .geometry import GridLayout
 from .relevance import scaled_layer
 
@@ -172,24 +173,26 @@ class ViCrop:
         return flat.reshape(p.layout.rows, p.layout.cols), p.layout, passes
 
     def __call__(self, adapter, sample, image) -> dict:
-        fp = 0
-        if self.high_res:
-            blocks, n_rows, n_cols = split_blocks(*image.size, self.high_res_block)
-            maps = []
-            for block in blocks:
-                grid, layout, passes = self.attention_map(adapter, image.crop(block), sample.question)
-                maps.append(trim_to_image(grid, layout)[0])
-                fp += passes
-            att = stitch_blocks(maps, n_rows, n_cols)
-            region = (0.0, 0.0, float(image.width), float(image.height))  # as the original: blocks tile the image
-        else:
-            grid, layout, fp = self.attention_map(adapter, image, sample.question)
-            att, region = trim_to_image(grid, layout)
-            n_rows = n_cols = 1
-        box, details = select_box(att.double().numpy(), region, image.size, self.window, self.ratios)
+        with stage(adapter, "relevance"):  # the attention map(s) and the box chosen on them
+            fp = 0
+            if self.high_res:
+                blocks, n_rows, n_cols = split_blocks(*image.size, self.high_res_block)
+                maps = []
+                for block in blocks:
+                    grid, layout, passes = self.attention_map(adapter, image.crop(block), sample.question)
+                    maps.append(trim_to_image(grid, layout)[0])
+                    fp += passes
+                att = stitch_blocks(maps, n_rows, n_cols)
+                region = (0.0, 0.0, float(image.width), float(image.height))  # as the original: blocks tile the image
+            else:
+                grid, layout, fp = self.attention_map(adapter, image, sample.question)
+                att, region = trim_to_image(grid, layout)
+                n_rows = n_cols = 1
+            box, details = select_box(att.double().numpy(), region, image.size, self.window, self.ratios)
         crop = image.crop(box)
         images = [image, crop] if self.answer_on == "image_and_crop" else [crop]
-        prediction, fp_answer, extra = self.inference_scheme.answer(adapter, images, sample)
+        with stage(adapter, "answer"):
+            prediction, fp_answer, extra = self.inference_scheme.answer(adapter, images, sample)
         rec = {"prediction": prediction, "fp": fp, "fp_extract": 0, "fp_answer": fp_answer,
                "chosen_boxes": [list(box)], "final_mode": self.answer_on,
                "rois": {"attention": [{"target": "", "box": list(box), "confidence": None, **details}]},

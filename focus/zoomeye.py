@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from .cost import stage
 from .geometry import merge_overlapping, union_box
 from .inference import draw_boxes
 from .ranker import existence_confidence
@@ -321,52 +322,56 @@ class ZoomEye:
         self.batch_size, self.max_nodes_in_record = max(1, int(batch_size)), int(max_nodes_in_record)
 
     def __call__(self, adapter, sample, image) -> dict:
-        targets = self.targets(adapter, sample.question, image)
+        with stage(adapter, "targets"):
+            targets = self.targets(adapter, sample.question, image)
         rec: dict = {"targets": targets.objects, "type2": targets.type2, "type2_targets": targets.type2_objects,
                      "targets_source": targets.source, "targets_failed": targets.failed, "targets_raw": targets.raw,
                      "fp_extract": 1}
-        run = _Run(self, adapter, image, sample.question)
-        searched, rois, search = [], {}, {}
-        objects, type2 = list(targets.objects), set(targets.type2_objects)  # ZoomEye's "all <target>" (Sec. 3.3)
-        if run.global_local and len(objects) > 1:  # zoom_model.py `filter_visual_cues`
-            kept = run.filter_targets(objects, type2)
-            if len(kept) != len(objects):
-                rec["targets_answerable_on_root"] = [o for o in objects if o not in kept]
-                objects = []  # ZoomEye then answers on the whole image
-        one_target = len(objects) == 1 and objects[0] not in type2
-        for target in objects:
-            root, max_depth = build_tree(*image.size, run.patch_size, self.split_num,
-                                         max(self.depth_limit, self.type2_depth_limit))
-            if target in type2:
-                cue = target[:-1] if self.singularize_type2 and target.endswith("s") else target
-                kept, evaluated = type2_search(root, self.type2_depth_limit, self.visual_cue_threshold,
-                                               lambda nodes, c=cue: run.confidences(nodes, "existence", c))
-                searched += kept
-                rois[target] = [run.node_record(n, target) for n in evaluated]
-                search[target] = {"type": 2, "kept": [list(n.xyxy) for n in kept]}
-                continue
-            depth = min(max_depth, self.depth_limit)
-            question = sample.question if one_target else self.decomposed_question.format(target)
-            result = type1_search(
-                root, depth,
-                answering=lambda n, q=question: run.confidences([n], "answering", q)[0],
-                score=lambda nodes, t=target: run.priority_inputs(nodes, t),
-                bias=self.bias, upper=self.upper, lower=self.lower, decrease=self.decrease,
-                pop_limit=self.pop_limit_per_depth * depth, num_interval=self.num_interval,
-                force_no_root=not run.global_local and not one_target, force_visit_bottom=not one_target)
-            chosen = sorted(result.candidates, key=lambda n: n.depth, reverse=True)[:1]  # the deepest candidate
-            searched += chosen
-            visited = [n for n in root.walk() if n.popped or n.priority is not None]
-            rois[target] = [run.node_record(n, target) for n in visited][:self.max_nodes_in_record]
-            search[target] = {"type": 1, "num_pop": result.num_pop, "num_zoom_in": result.num_zoom_in,
-                              "num_zoom_out": result.num_zoom_out, "final_threshold": round(result.threshold, 6),
-                              "chosen": list(chosen[0].xyxy) if chosen else None}
-        images, mode, boxes = run.views(searched, for_answer=True)
-        answer_sample = sample
-        if mode == "zoom_multi_image" and self.answer_preamble:
-            lead = ANSWER_PREAMBLE.format(color=run.color)
-            answer_sample = dataclasses.replace(sample, prompt=lead + sample.prompt, question=lead + sample.question)
-        prediction, fp_answer, extra = self.inference_scheme.answer(adapter, images, answer_sample)
+        with stage(adapter, "search"):
+            run = _Run(self, adapter, image, sample.question)
+            searched, rois, search = [], {}, {}
+            objects, type2 = list(targets.objects), set(targets.type2_objects)  # ZoomEye's "all <target>" (Sec. 3.3)
+            if run.global_local and len(objects) > 1:  # zoom_model.py `filter_visual_cues`
+                kept = run.filter_targets(objects, type2)
+                if len(kept) != len(objects):
+                    rec["targets_answerable_on_root"] = [o for o in objects if o not in kept]
+                    objects = []  # ZoomEye then answers on the whole image
+            one_target = len(objects) == 1 and objects[0] not in type2
+            for target in objects:
+                root, max_depth = build_tree(*image.size, run.patch_size, self.split_num,
+                                             max(self.depth_limit, self.type2_depth_limit))
+                if target in type2:
+                    cue = target[:-1] if self.singularize_type2 and target.endswith("s") else target
+                    kept, evaluated = type2_search(root, self.type2_depth_limit, self.visual_cue_threshold,
+                                                   lambda nodes, c=cue: run.confidences(nodes, "existence", c))
+                    searched += kept
+                    rois[target] = [run.node_record(n, target) for n in evaluated]
+                    search[target] = {"type": 2, "kept": [list(n.xyxy) for n in kept]}
+                    continue
+                depth = min(max_depth, self.depth_limit)
+                question = sample.question if one_target else self.decomposed_question.format(target)
+                result = type1_search(
+                    root, depth,
+                    answering=lambda n, q=question: run.confidences([n], "answering", q)[0],
+                    score=lambda nodes, t=target: run.priority_inputs(nodes, t),
+                    bias=self.bias, upper=self.upper, lower=self.lower, decrease=self.decrease,
+                    pop_limit=self.pop_limit_per_depth * depth, num_interval=self.num_interval,
+                    force_no_root=not run.global_local and not one_target, force_visit_bottom=not one_target)
+                chosen = sorted(result.candidates, key=lambda n: n.depth, reverse=True)[:1]  # the deepest candidate
+                searched += chosen
+                visited = [n for n in root.walk() if n.popped or n.priority is not None]
+                rois[target] = [run.node_record(n, target) for n in visited][:self.max_nodes_in_record]
+                search[target] = {"type": 1, "num_pop": result.num_pop, "num_zoom_in": result.num_zoom_in,
+                                  "num_zoom_out": result.num_zoom_out, "final_threshold": round(result.threshold, 6),
+                                  "chosen": list(chosen[0].xyxy) if chosen else None}
+        with stage(adapter, "answer"):
+            images, mode, boxes = run.views(searched, for_answer=True)
+            answer_sample = sample
+            if mode == "zoom_multi_image" and self.answer_preamble:
+                lead = ANSWER_PREAMBLE.format(color=run.color)
+                answer_sample = dataclasses.replace(sample, prompt=lead + sample.prompt,
+                                                    question=lead + sample.question)
+            prediction, fp_answer, extra = self.inference_scheme.answer(adapter, images, answer_sample)
         rec.update({"prediction": prediction, "fp": run.fp, "fp_answer": fp_answer, "rois": rois,
                     "chosen_boxes": [list(b) for b in boxes], "final_mode": mode, "search": search,
                     "num_pop": sum(s.get("num_pop", 0) for s in search.values()),

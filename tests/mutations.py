@@ -1,7 +1,7 @@
 """One-line bugs the test suite must catch, and a runner that checks it does (the mutation check).
 
 Each `Mutation` names a file, one line of it exactly as written, the line with the bug, and the tests that must
-fail. The runner copies the repository (focus/, tests/, conf/, experiments/, pyproject.toml) into a temporary
+fail. The runner copies the repository (focus/, tests/, conf/, experiments/, benchmarks/, pyproject.toml) into a temporary
 folder, makes the change there — never in the working tree —, runs those tests with `python -m pytest -x` from the
 copy (so the copy's `focus` is imported), and reports the test that failed (KILLED) or SURVIVED. Not part of the
 default test run (minutes); `tests/test_mutation_list.py` checks, in the default run, that every original line is
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("focus", "tests", "conf", "experiments", "pyproject.toml")
+COPIED = ("focus", "tests", "conf", "experiments", "benchmarks", "pyproject.toml")
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ MUTATIONS = [
     # --- the review's table (features, map layout, token positions, yes/no, OneVision geometry, smoothing,
     # type-2 threshold, ROI order, type-2 detection)
     Mutation("values_read_as_keys", "focus/models/base.py",
-             "            feats = [layer.values[0] for layer in cache.layers]  # [kv_heads, N, head_dim]",
-             "            feats = [layer.keys[0] for layer in cache.layers]  # [kv_heads, N, head_dim]",
+             "            feats = [layer.values[row, :, :length] for layer in computed]  # [kv_heads, N, head_dim]",
+             "            feats = [layer.keys[row, :, :length] for layer in computed]  # [kv_heads, N, head_dim]",
              ("tests/test_adapter_contract.py",), "relevance uses the cached keys although features=values"),
     Mutation("map_transposed", "focus/relevance.py",
              "        return self._to_map(rel.reshape(fpass.layout.rows, fpass.layout.cols), fpass.layout, adapter)",
@@ -75,12 +75,12 @@ MUTATIONS = [
              "        if False and adapter.local_grid and (self.local_sigma or self.local_downsample > 1):",
              ("tests/test_relevance.py",), "Gaussian smoothing + downsampling skipped for global-local models"),
     Mutation("type2_threshold_inverted", "focus/method.py",
-             "                           and r.confidence > self.inference_scheme.t_type2]",
-             "                           and r.confidence < self.inference_scheme.t_type2]",
+             "                               and r.confidence > self.inference_scheme.t_type2]",
+             "                               and r.confidence < self.inference_scheme.t_type2]",
              ("tests/test_pipeline_scripted.py",), "type-2 threshold comparison inverted"),
     Mutation("worst_roi_answered", "focus/method.py",
-             "                best.append(ranked[0])",
-             "                best.append(ranked[-1])",
+             "                    best.append(ranked[0])",
+             "                    best.append(ranked[-1])",
              ("tests/test_pipeline_scripted.py",), "the worst-ranked ROI used for the final answer"),
     Mutation("never_type2", "focus/targets.py",
              "        return Targets(objects, type2_targets(question, objects, marked), source, raw)",
@@ -119,8 +119,8 @@ MUTATIONS = [
              "    r\"(?:how\\s+many|number\\s+of(?!\\s+(?:the|this|that)\\b)|count(?:\\s+of)?(?:\\s+the)?)\\s*\"",
              ("tests/test_targets_scoring.py",), "type-2 keywords matched inside words (country, counter)"),
     Mutation("type2_fallback_silent", "focus/method.py",
-             "            composed[\"mode\"] = composed[\"mode\"].replace(\"type1_\", \"type2_fallback_\", 1)",
-             "            pass",
+             "                composed[\"mode\"] = composed[\"mode\"].replace(\"type1_\", \"type2_fallback_\", 1)",
+             "                pass",
              ("tests/test_pipeline_scripted.py",), "type-2 → type-1 fallback not recorded in final_mode"),
     # --- the baselines: ZoomEye's tree and search, ViCrop's maps, boxes and blocks, the last-row attention
     Mutation("zoomeye_weight_linear_in_depth", "focus/zoomeye.py",
@@ -162,8 +162,8 @@ MUTATIONS = [
              "    n_cols = max(1, int(n_rows * width / height))", "    n_cols = max(1, math.ceil(n_rows * width / height))",
              ("tests/test_vicrop.py",), "high-res block columns rounded up instead of truncated"),
     Mutation("vicrop_padding_ignored", "focus/vicrop.py",
-             "            att, region = trim_to_image(grid, layout)",
-             "            att, region = grid, (0.0, 0.0, float(image.width), float(image.height))",
+             "                att, region = trim_to_image(grid, layout)",
+             "                att, region = grid, (0.0, 0.0, float(image.width), float(image.height))",
              ("tests/test_vicrop.py",), "the map of a padded square stretched over the image"),
     Mutation("interleaved_yes_no_swapped", "focus/models/base.py",
              "        return self._forward(inputs, logits_to_keep=1).logits[:, -1, [self.yes_id, self.no_id]].float().cpu()",
@@ -177,6 +177,28 @@ MUTATIONS = [
              "                    loss = -torch.nn.functional.cross_entropy(logits, logits.argmax(dim=-1))",
              "                    loss = torch.nn.functional.cross_entropy(logits, logits.argmax(dim=-1))",
              ("tests/test_vicrop.py", "-k", "fully_eager"), "grad-att differentiates +CE instead of −CE"),
+    # --- cost per question: the shared image prefix, the early stop, shared existence batches, the meter
+    Mutation("prefix_cut_one_token_late", "focus/models/base.py",
+             "        cache.crop(shared - cache.get_seq_length())",
+             "        cache.crop(shared + 1 - cache.get_seq_length())",
+             ("tests/test_cost.py", "-k", "shared_image_prefix"),
+             "the shared prefix keeps the first target's first differing token"),
+    Mutation("early_stop_one_layer_short", "focus/models/base.py",
+             "            hooks.append(layers[-1].register_forward_hook(_stop_forward))",
+             "            hooks.append(layers[-2].register_forward_hook(_stop_forward))",
+             ("tests/test_cost.py", "-k", "early_stop"), "the relevance pass stops before layer L-1"),
+    Mutation("suffix_features_of_the_wrong_row", "focus/models/base.py",
+             "            feats = [layer.values[row, :, :length] for layer in computed]  # [kv_heads, N, head_dim]",
+             "            feats = [layer.values[0, :, :length] for layer in computed]  # [kv_heads, N, head_dim]",
+             ("tests/test_cost.py", "-k", "shared_image_prefix"), "every batched suffix reads the first row's values"),
+    Mutation("shared_batch_skips_type2", "focus/ranker.py",
+             "                for r in (rois if target in type2 else first_step(rois, self.n_steps, self.overrun))]",
+             "                for r in first_step(rois, self.n_steps, self.overrun)]",
+             ("tests/test_cost.py", "-k", "share_batches"), "type-2 targets' ROIs left out of the shared batches"),
+    Mutation("prefill_tokens_of_one_row", "focus/models/base.py",
+             "        with self.cost.model_call(inputs[\"input_ids\"].numel(), self.vision_images(inputs)):",
+             "        with self.cost.model_call(inputs[\"input_ids\"].shape[-1], self.vision_images(inputs)):",
+             ("tests/test_cost.py", "-k", "metered"), "prefill tokens of a batch counted for one row"),
 ]
 
 

@@ -71,11 +71,24 @@ def test_default_command(tmp_path, tiny_cache):
         evaluated = {t: sum(roi["confidence"] is not None for roi in rois) for t, rois in r["rois"].items()}
         assert r["fp"] == len(r["targets"]) + sum(evaluated.values())
         assert all(evaluated[t] >= min(2, len(r["rois"][t])) for t in r["targets"])
+        # cost (README "Cost per question"): every model call lands in a stage, and the totals are their sums
+        stages = r["cost"]
+        assert {"targets", "relevance", "proposals", "ranking", "answer"} <= set(stages)
+        assert sum(s["calls"] for s in stages.values()) == r["calls"] and stages["targets"]["calls"] == 1
+        assert sum(s["prefill_tokens"] for s in stages.values()) == r["prefill_tokens"] > 0
+        assert stages["relevance"]["vision_images"] == 1  # the image is encoded once, whatever the number of targets
+        assert stages["ranking"]["calls"] == (1 if sum(evaluated.values()) else 0) + sum(
+            max(0, n - 2) for n in evaluated.values())  # one shared batch, then the overrun one ROI per forward
+        assert 0 < r["model_seconds"] < r["seconds"]
     assert {len(r["targets"]) for r in recs} == {1, 2}  # single- and multi-target paths both ran
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n"] == 8 and metrics["errors"] == 0
     assert set(metrics["per_category"]) == {"attribute", "spatial"}
     assert metrics["accuracy_strict"] is not None and metrics["versions"]["transformers"]
+    assert metrics["totals"]["prefill_tokens"] == sum(r["prefill_tokens"] for r in recs)
+    assert metrics["totals"]["calls"] == sum(r["calls"] for r in recs)
+    assert metrics["per_stage"]["relevance"]["calls"] == pytest.approx(sum(r["cost"]["relevance"]["calls"]
+                                                                           for r in recs) / 8)
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
 
 

@@ -29,6 +29,7 @@ def fake_run(run, overrides, acc, fp, seconds, method="focus", model=LLAVA):
     (run / "metrics.json").write_text(json.dumps({
         "n": 5, "errors": 0, "accuracy_strict": acc, "accuracy_lenient": acc, "accuracy_lmms_eval": acc,
         "accuracy_vlmevalkit": acc, "mean_fp": fp, "mean_seconds": seconds, "per_category": cats, "method": method,
+        "mean_prefill_tokens": 600 * fp + 40,
         "config": {"model": model, "dataset": {"name": "vstar"}, "method": {"name": method}}}))
 
 
@@ -58,7 +59,10 @@ def test_report_labels_names_and_tables(sweep, capsys):
     cats = (sweep / "report_categories.csv").read_text().splitlines()
     assert cats[0] == "#,model,dataset,category,n,strict,lenient,lmms_eval,vlmevalkit"
     assert "1,llava-hf/llava-1.5-7b-hf,vstar,spatial,2,50.0,100.0,50.0,0.0" in cats and len(cats) == 13
-    for name in ("pareto.png", "accuracy_vs_seconds.png"):
+    table = (sweep / "report.csv").read_text().splitlines()
+    prefill = table[0].split(",").index("mean_prefill_tokens")
+    assert [line.split(",")[prefill] for line in table[1:]] == ["940.0", "1840.0", "1840.0", "3640.0", "40.0", "5440.0"]
+    for name in ("pareto.png", "accuracy_vs_prefill_tokens.png", "accuracy_vs_seconds.png"):
         with Image.open(sweep / name) as im:
             assert im.size == TRADEOFF_SIZE_PX
 
@@ -70,6 +74,7 @@ def test_trade_off_plots_merge_coincident_points_into_one_label(sweep):
     expected = sorted(["n_steps=1, overrun=false", "n_steps=4, overrun=true",
                        "n_steps=1, overrun=true\nn_steps=2, overrun=false"])
     assert sorted(drawn["pareto.png"]) == expected and sorted(drawn["accuracy_vs_seconds.png"]) == expected
+    assert sorted(drawn["accuracy_vs_prefill_tokens.png"]) == expected
 
 
 def test_axis_range_has_a_minimum_span_inside_bounds():

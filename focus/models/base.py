@@ -1,7 +1,8 @@
 """The adapter interface and the code shared by the Hugging Face families (design section 5).
 
 An adapter is the only code that knows a model family. It builds prompts with the family's chat template,
-encodes images and text, runs the relevance pass and hands back per-layer features with the visual-token grid and
+encodes images and text, runs the relevance passes (the image prefix shared across targets, stopped after the last
+layer needed; README "Cost per question") and hands back per-layer features with the visual-token grid and
 its `GridLayout`, computes batched yes/no logits (left padding), generates, and scores options. Family files
 (`llava15.py`, `llava_ov.py`, `qwen25vl.py`) implement only the token geometry (`layout`, `visual_grid_positions`)
 and their processor settings.
@@ -10,6 +11,7 @@ and their processor settings.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import torch
 from PIL import Image
 
 from .. import FocusError
+from ..cost import CostMeter
 from ..geometry import GridLayout
 from ..hub import unavailable
 
@@ -29,7 +32,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 class FeaturePass:
     """What one relevance forward pass hands to `object_relevance`."""
 
-    features: list[torch.Tensor]  # per decoder layer, [kv_heads, N, head_dim]
+    features: list[torch.Tensor]  # per decoder layer run (all, or [0, n_layers)), [kv_heads, N, head_dim]
     target_positions: list[int]  # token indices of the target words (offset mapping, never id search)
     visual_positions: torch.Tensor  # [rows*cols] token indices of the grid, row-major
     layout: GridLayout
@@ -52,6 +55,13 @@ class VisionLanguageAdapter:
     def relevance_pass(self, image, prompt: str, target: str, capture: str = "values") -> FeaturePass:
         raise NotImplementedError
 
+    def relevance_passes(self, image, prompt: str, targets: list[str], capture: str = "values",
+                         n_layers: int | None = None, reuse_prefix: bool = True) -> list[FeaturePass]:
+        """One FeaturePass per target on the same image. `n_layers`: only decoder layers [0, n_layers) are needed;
+        `reuse_prefix`: the image prefix may be computed once for all targets. Adapters that cannot do either
+        run one `relevance_pass` per target (all layers)."""
+        return [self.relevance_pass(image, prompt, t, capture=capture) for t in targets]
+
     def yes_no_logits(self, images: list[Image.Image], prompts: list[str]) -> torch.Tensor:
         raise NotImplementedError
 
@@ -60,6 +70,14 @@ class VisionLanguageAdapter:
 
     def score_options(self, images: list[Image.Image], text: str, options: list[str]) -> list[float]:
         raise NotImplementedError
+
+
+class StopForward(Exception):
+    """Raised by a forward hook after the last decoder layer a relevance pass needs (early stop)."""
+
+
+def _stop_forward(_module, _inputs, _output):
+    raise StopForward
 
 
 def resolve_device(device: str) -> str:
@@ -104,6 +122,7 @@ class HFAdapter(VisionLanguageAdapter):
         except (OSError, ValueError) as exc:  # not cached / offline / not a repo id nor a folder
             raise FocusError(unavailable(path)) from exc
         self.model.to(self.device).eval()
+        self.cost = CostMeter(torch.cuda.synchronize if self.device.startswith("cuda") else None)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.configure_processor(**processor_overrides)
@@ -120,6 +139,11 @@ class HFAdapter(VisionLanguageAdapter):
     def visual_grid_positions(self, input_ids: torch.Tensor, inputs, image) -> tuple[torch.Tensor, GridLayout]:
         raise NotImplementedError
 
+    def vision_images(self, inputs) -> int:
+        """Images the vision tower encodes for `inputs` (the `vision_images` cost field): one per image here."""
+        pixel_values = inputs.get("pixel_values")
+        return 0 if pixel_values is None else len(pixel_values)
+
     # ------------------------------------------------------------------------------------------------ helpers
     def _single_token(self, word: str) -> int:
         ids = self.tokenizer.encode(word, add_special_tokens=False)
@@ -135,12 +159,19 @@ class HFAdapter(VisionLanguageAdapter):
 
     def encode(self, images: list, texts: list[str]):
         kwargs = {"images": images} if images else {}
-        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **kwargs)
-        return inputs.to(self.device)
+        with self.cost.preprocessing():
+            inputs = self.processor(text=texts, padding=True, return_tensors="pt", **kwargs)
+            return inputs.to(self.device)
+
+    @contextmanager
+    def _model_call(self, inputs):
+        """Count one model invocation on `inputs` (the `calls` field and the cost meter: time, tokens, images)."""
+        self.calls += 1
+        with self.cost.model_call(inputs["input_ids"].numel(), self.vision_images(inputs)):
+            yield
 
     def _forward(self, inputs, **kwargs):
-        self.calls += 1
-        with torch.inference_mode():
+        with self._model_call(inputs), torch.inference_mode():
             return self.model(**inputs, **kwargs)
 
     def target_token_positions(self, prompt_text: str, span: tuple[int, int], input_ids: torch.Tensor) -> list[int]:
@@ -152,58 +183,139 @@ class HFAdapter(VisionLanguageAdapter):
         ids = input_ids.tolist()
         n_img = sum(1 for t in ids if t == self.image_token_id)
         n_placeholders = prompt_text.count(self.image_token)
-        if n_placeholders:
-            per = n_img // n_placeholders
-            before = prompt_text[:span[0]].count(self.image_token)
-            expanded = prompt_text.replace(self.image_token, self.image_token * per)
-            shift = before * (per - 1) * len(self.image_token)
-        else:
-            expanded, shift = prompt_text, 0
+        per = n_img // n_placeholders if n_placeholders else 1
+        before = prompt_text[:span[0]].count(self.image_token)
+        shift = before * (per - 1) * len(self.image_token)
         start, end = span[0] + shift, span[1] + shift
-        for add_special in (True, False):
-            enc = self.tokenizer(expanded, return_offsets_mapping=True, add_special_tokens=add_special)
-            if enc["input_ids"] == ids:
-                break
-        else:
-            raise FocusError("cannot align the tokenizer's offsets with the processor's input ids")
+        enc = self._expanded_encoding(prompt_text, per, ids)
         positions = [i for i, (s, e) in enumerate(enc["offset_mapping"]) if e > s and s < end and e > start]
         if not positions:
             raise FocusError(f"no token covers the target span {span} of the prompt")
         return positions
 
+    def _expanded_encoding(self, prompt_text: str, per_image: int, like_ids: list[int]):
+        """The tokenizer's encoding (with offsets) of `prompt_text` with each image placeholder expanded to
+        `per_image` copies, as the processor expands it. The processor's special-token setting is the one whose
+        first tokens agree with `like_ids` (its ids for this prompt, or for one sharing its image prefix)."""
+        expanded = prompt_text.replace(self.image_token, self.image_token * per_image)
+        encodings = [self.tokenizer(expanded, return_offsets_mapping=True, add_special_tokens=add_special)
+                     for add_special in (True, False)]
+        for enc in encodings:
+            if enc["input_ids"] == like_ids:
+                return enc
+        n_image = expanded.count(self.image_token)
+        for enc in encodings:  # the same image prefix: the ids agree up to the last image token
+            ids = enc["input_ids"]
+            if self.image_token_id in ids:
+                last = len(ids) - ids[::-1].index(self.image_token_id)
+                if ids[:last] == like_ids[:last] and ids.count(self.image_token_id) == n_image:
+                    return enc
+        raise FocusError("cannot align the tokenizer's offsets with the processor's input ids")
+
     # ----------------------------------------------------------------------------------------------- interface
-    def relevance_pass(self, image, prompt: str, target: str, capture: str = "values") -> FeaturePass:
-        question = prompt.format(target=target)
-        text = self.chat(1, question)
-        q_at = text.rindex(question)
-        t_at = q_at + prompt.index("{target}")
+    def relevance_pass(self, image, prompt: str, target: str, capture: str = "values",
+                       n_layers: int | None = None) -> FeaturePass:
+        """One relevance forward pass (Sec. 3.2): the image and the existence prompt for `target`."""
+        return self.relevance_passes(image, prompt, [target], capture, n_layers)[0]
+
+    def relevance_passes(self, image, prompt: str, targets: list[str], capture: str = "values",
+                         n_layers: int | None = None, reuse_prefix: bool = True) -> list[FeaturePass]:
+        """The relevance passes of several targets on one image, each equal to a separate pass on
+        (image, prompt with that target).
+
+        n_layers: run decoder layers [0, n_layers) only and stop there (no later layer, no final norm, no LM head):
+        a map over layers [l, L) needs n_layers = L. None: every layer, as a plain forward.
+        reuse_prefix: the chat templates put the image before the question, so every token before the first one
+        that differs between the targets' prompts (the image tokens and the text before and after them) has the
+        same keys and values for all targets (causal attention). The first target's pass runs in full; its cache
+        is cut back to that shared prefix, repeated, and the other targets' suffixes run in ONE batched forward
+        (right-padded: a real token never attends to the padding after it). The image is processed and encoded
+        once. False: one full pass per target.
+        """
+        prompts = [prompt.format(target=t) for t in targets]
+        texts = [self.chat(1, q) for q in prompts]
+        spans = []
+        for text, question, target in zip(texts, prompts, targets):
+            t_at = text.rindex(question) + prompt.index("{target}")
+            spans.append((t_at, t_at + len(target)))
+        if not reuse_prefix or len(targets) == 1:
+            return [self._full_relevance_pass(image, text, span, capture, n_layers)[0]
+                    for text, span in zip(texts, spans)]
+        first, cache, captured = self._full_relevance_pass(image, texts[0], spans[0], capture, n_layers)
+        ids0 = first.input_ids.tolist()
+        per = ids0.count(self.image_token_id) // max(1, texts[0].count(self.image_token))
+        others = [self._expanded_encoding(text, per, ids0)["input_ids"] for text in texts[1:]]
+        shared = min(_common_prefix(ids0, ids) for ids in others)
+        shared = min(shared, min(len(ids) for ids in [ids0, *others]) - 1)  # every suffix keeps a token
+        if shared <= int(first.visual_positions.max()):  # the prompts differ inside the image: nothing to share
+            return [first] + [self._full_relevance_pass(image, text, span, capture, n_layers)[0]
+                              for text, span in zip(texts[1:], spans[1:])]
+        cache.crop(shared - cache.get_seq_length())
+        cache.batch_repeat_interleave(len(others))
+        longest = max(len(ids) for ids in others) - shared
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        suffix = torch.full((len(others), longest), pad, dtype=torch.long)  # [T-1, S]
+        for row, ids in enumerate(others):
+            suffix[row, :len(ids) - shared] = torch.tensor(ids[shared:])
+        _, suffix_captured = self._run_layers({"input_ids": suffix.to(self.device)}, capture, n_layers, cache)
+        captured = [torch.cat([c[:1, :shared].expand(len(others), -1, -1), s], dim=1)  # keys_norope: prefix + suffix
+                    for c, s in zip(captured, suffix_captured)]
+        passes = [first]
+        for row, (ids, text, span) in enumerate(zip(others, texts[1:], spans[1:])):
+            input_ids = torch.tensor(ids)
+            feats = self._layer_features(cache, captured, capture, row, len(ids))
+            passes.append(FeaturePass(feats, self.target_token_positions(text, span, input_ids),
+                                      first.visual_positions, first.layout, input_ids))
+        return passes
+
+    def _full_relevance_pass(self, image, text: str, span: tuple[int, int], capture: str, n_layers: int | None):
+        """(FeaturePass, cache, captured k_proj outputs) of one pass on (image, chat text)."""
         inputs = self.encode([image], [text])
         input_ids = inputs["input_ids"][0]
-        target_positions = self.target_token_positions(text, (t_at, t_at + len(target)), input_ids)
+        target_positions = self.target_token_positions(text, span, input_ids)
         visual_positions, layout = self.visual_grid_positions(input_ids, inputs, image)
+        cache, captured = self._run_layers(inputs, capture, n_layers)
+        feats = self._layer_features(cache, captured, capture, 0, len(input_ids))
+        return (FeaturePass(feats, target_positions, visual_positions.cpu(), layout, input_ids.cpu()),
+                cache, captured)
 
+    def _run_layers(self, inputs, capture: str, n_layers: int | None, cache=None):
+        """Forward `inputs` (after `cache`, if given) through decoder layers [0, n_layers) (None: the whole model).
+        Returns the cache and, for `keys_norope`, the k_proj output of each layer run ([batch, S, kv_heads·D])."""
+        from transformers import DynamicCache
+
+        cache = cache if cache is not None else DynamicCache(config=self.model.config)
+        layers = self.model.model.language_model.layers[:n_layers]
         hooks, captured = [], []
         if capture == "keys_norope":  # keys before RoPE: the k_proj output (the cache holds post-RoPE keys)
-            for layer in self.model.model.language_model.layers:
+            for layer in layers:
                 hooks.append(layer.self_attn.k_proj.register_forward_hook(
-                    lambda _m, _i, out: captured.append(out[0].detach())))
+                    lambda _m, _i, out: captured.append(out.detach())))
+        if n_layers is not None:
+            hooks.append(layers[-1].register_forward_hook(_stop_forward))
         try:
-            out = self._forward(inputs, use_cache=True, logits_to_keep=1)
+            self._forward(inputs, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        except StopForward:
+            pass
         finally:
             for h in hooks:
                 h.remove()
-        cache = out.past_key_values
+        return cache, captured
+
+    @staticmethod
+    def _layer_features(cache, captured: list, capture: str, row: int, length: int) -> list[torch.Tensor]:
+        """Per computed decoder layer, `[kv_heads, length, head_dim]` of batch row `row`, as float32 on the CPU."""
+        computed = [layer for layer in cache.layers if layer.is_initialized]
         if capture == "values":
-            feats = [layer.values[0] for layer in cache.layers]  # [kv_heads, N, head_dim]
+            feats = [layer.values[row, :, :length] for layer in computed]  # [kv_heads, N, head_dim]
         elif capture == "keys":
-            feats = [layer.keys[0] for layer in cache.layers]
+            feats = [layer.keys[row, :, :length] for layer in computed]
         elif capture == "keys_norope":
-            kv_heads, head_dim = cache.layers[0].keys.shape[1], cache.layers[0].keys.shape[3]
-            feats = [k.reshape(k.shape[0], kv_heads, head_dim).transpose(0, 1) for k in captured]
+            kv_heads, head_dim = computed[0].keys.shape[1], computed[0].keys.shape[3]
+            feats = [k[row, :length].reshape(length, kv_heads, head_dim).transpose(0, 1) for k in captured]
         else:
             raise ValueError(f"unknown feature kind {capture!r}")
-        return FeaturePass([f.float().cpu() for f in feats], target_positions, visual_positions.cpu(), layout,
-                           input_ids.cpu())
+        return [f.float().cpu() for f in feats]
 
     def yes_no_logits(self, images: list, prompts: list[str]) -> torch.Tensor:
         """[B, 2] last-position logits of (Yes, No) for each (image, prompt), in ONE batched forward."""
@@ -213,8 +325,7 @@ class HFAdapter(VisionLanguageAdapter):
 
     def generate(self, images: list, text: str, max_new_tokens: int | None = None) -> str:
         inputs = self.encode(images, [self.chat(len(images), text)])
-        self.calls += 1
-        with torch.inference_mode():
+        with self._model_call(inputs), torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens or self.max_new_tokens,
                                       do_sample=False, pad_token_id=self.tokenizer.pad_token_id)
         return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
@@ -276,8 +387,7 @@ class HFAdapter(VisionLanguageAdapter):
         attn.config = patched
         try:
             if gradient:
-                self.calls += 1
-                with torch.enable_grad():
+                with self._model_call(inputs), torch.enable_grad():
                     logits = self.model(**inputs, logits_to_keep=1).logits[:, -1, :].float()  # [1, vocab]
                     loss = -torch.nn.functional.cross_entropy(logits, logits.argmax(dim=-1))
                     grad = torch.autograd.grad(loss, captured[0])[0]  # [1, heads, 1, N]
@@ -343,3 +453,13 @@ def last_row_eager_attention(module, query, key, value, attention_mask, **kwargs
                 ~mask.bool(), torch.finfo(query.dtype).min)
     last_row, weights = family_eager(module, query[:, :, -1:], key, value, mask, **kwargs)
     return torch.cat([every_row[:, :-1], last_row], dim=1), weights
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """Length of the longest common prefix of two id lists."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -74,6 +74,21 @@ class LlavaOnevisionAdapter(HFAdapter):
         if not self.base_resolution:
             self.base_resolution = self.tile
 
+    def vision_images(self, inputs) -> int:
+        """Tiles the vision tower encodes: base view + anyres tiles per image when a prompt holds one image, the
+        base view only when it holds several (transformers' `get_image_features`, `batch_num_images`)."""
+        from transformers.models.llava_onevision.modeling_llava_onevision import image_size_to_num_patches
+
+        sizes = inputs.get("image_sizes")
+        if sizes is None:
+            return 0
+        per_prompt = inputs.get("batch_num_images")
+        per_prompt = [1] * len(sizes) if per_prompt is None else [int(n) for n in per_prompt]
+        tiled = [n == 1 for n in per_prompt for _ in range(n)]
+        return sum(image_size_to_num_patches(image_size=size, grid_pinpoints=self.model.config.image_grid_pinpoints,
+                                             patch_size=self.tile) if tile else 1
+                   for size, tile in zip(sizes.tolist(), tiled))
+
     def layout(self, image) -> GridLayout:
         w, h = image.size
         return local_grid_layout(w, h, self.tile, self.patch, self.processor.image_processor.image_grid_pinpoints,

@@ -39,6 +39,11 @@ class Qwen25VLAdapter(HFAdapter):
         self.factor = ip.patch_size * ip.merge_size
         self.merge = ip.merge_size
 
+    def vision_images(self, inputs) -> int:
+        """Images the vision tower encodes: one row of `image_grid_thw` each (pixel_values holds their patches)."""
+        grid = inputs.get("image_grid_thw")
+        return 0 if grid is None else len(grid)
+
     def layout(self, image) -> GridLayout:
         w, h = image.size
         rh, rw = smart_resize(h, w, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels)

@@ -105,6 +105,29 @@ def _mme_merged_subtask(record: dict) -> str:
     return f'{record.get("category", "")}/{l2}'
 
 
+COST_FIELDS = ("prefill_tokens", "vision_images", "model_seconds", "preprocess_seconds")  # focus/cost.py
+
+
+def cost_summary(records: list[dict]) -> dict:
+    """`totals`: each cost field summed over the records; `per_stage`: {stage: {field: mean per sample}} over the
+    records that carry per-stage cost; `framework_overhead`: the share of wall time spent outside model calls."""
+    out: dict = {"totals": {}}
+    for field in ("fp", "fp_extract", "fp_answer", "calls", "seconds", *COST_FIELDS):
+        vals = [r[field] for r in records if isinstance(r.get(field), (int, float))]
+        out["totals"][field] = sum(vals) if vals else None
+    with_cost = [r["cost"] for r in records if isinstance(r.get("cost"), dict)]
+    stages: dict = {}
+    for per_stage in with_cost:
+        for name, fields in per_stage.items():
+            for field, value in fields.items():
+                stages.setdefault(name, {}).setdefault(field, 0)
+                stages[name][field] += value
+    out["per_stage"] = {name: {f: v / len(with_cost) for f, v in fields.items()} for name, fields in stages.items()}
+    seconds, model = out["totals"]["seconds"], out["totals"]["model_seconds"]
+    out["framework_overhead"] = 1.0 - model / seconds if seconds and model is not None else None
+    return out
+
+
 def summarise(records: list[dict], benchmark: str) -> dict:
     """metrics.json content (without config/versions) from the per-sample records, re-scored from predictions."""
     records = [{**r, **score_record(r, benchmark)} for r in records]
@@ -120,9 +143,10 @@ def summarise(records: list[dict], benchmark: str) -> dict:
             p: 100.0 * sum(1 for r in records if (r.get("vanilla_correct") or {}).get(p)) / max(1, len(records))
             for p in PROTOCOLS}
     out["per_category"] = _group(records, lambda r: r.get("category", ""))
-    for field in ("fp", "fp_extract", "fp_answer", "calls", "seconds", "peak_memory_gb"):
+    for field in ("fp", "fp_extract", "fp_answer", "calls", "seconds", "peak_memory_gb", *COST_FIELDS):
         vals = [r[field] for r in ok if isinstance(r.get(field), (int, float))]
         out[f"mean_{field}"] = mean(vals) if vals else None
+    out.update(cost_summary(ok))
     if benchmark == "hrbench":
         for name, per, rule in (("hrbench_cycle_avg", "table", HRBENCH_RULES["table"]),
                                 ("hrbench_cycle_avg_lmms_eval", "category", HRBENCH_RULES["category"])):

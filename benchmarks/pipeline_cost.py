@@ -1,0 +1,192 @@
+"""Where the seconds of one question go: per-stage cost of N samples of any method / model / dataset.
+
+    python benchmarks/pipeline_cost.py [--samples N] [--out FILE] [--threads T] <Hydra overrides of focus.run ...>
+    python benchmarks/pipeline_cost.py --samples 8 model=tiny_qwen25vl dataset=synthetic
+
+Loads the model once and runs every sample through each variant, alternating their order from sample to sample so
+both see the same machine state:
+- `optimised`: the configuration as given (by default the image prefix is shared across targets, relevance passes
+  stop after layer L-1 and the first existence checks of all targets share batches);
+- `baseline`: the same with `relevance.reuse_image_prefix=false relevance.early_stop=false ranker.batch_targets=false`
+  (only the switches the configuration has; a method without any, e.g. vanilla or ZoomEye, runs one variant).
+For each variant it prints the mean per question, per stage (focus/cost.py): wall seconds, seconds inside model calls,
+in the processor, and the rest (framework overhead = wall - model), model calls, language-model prefill tokens,
+images the vision tower encoded; then fp, peak memory (GPU: torch.cuda.max_memory_allocated per sample; CPU: the
+process's peak RSS, shared by both variants) and the baseline / optimised ratios measured in this run, and whether
+both variants gave the same fp, boxes and predictions. Writes everything as JSON (`--out`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's focus, also when run from elsewhere
+
+SWITCHES = ("relevance.reuse_image_prefix", "relevance.early_stop", "ranker.batch_targets")
+SHOWN = ("seconds", "model_seconds", "preprocess_seconds", "overhead_seconds", "calls", "prefill_tokens",
+         "vision_images")
+
+
+def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from focus.config import register_resolvers
+
+    register_resolvers()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return hydra_compose("config", overrides=overrides)
+
+
+def variants(cfg) -> dict:
+    """{name: config}: the configuration as given, and (when it has any switch) the one with every switch off."""
+    from omegaconf import OmegaConf
+
+    present = [k for k in SWITCHES if OmegaConf.select(cfg, k, default=None) is not None]
+    out = {"optimised": cfg}
+    if present:
+        base = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+        for key in present:
+            OmegaConf.update(base, key, False)
+        out = {"baseline": base, **out}
+    return out, present
+
+
+def summarise(records: list[dict]) -> dict:
+    """Mean per question of each cost field, per stage and in total; fp, peak memory, errors."""
+    from focus.cost import FIELDS, STAGES
+
+    n = len(records)
+    stages: dict = {}
+    for rec in records:
+        for name, fields in rec["cost"].items():
+            bucket = stages.setdefault(name, {f: 0.0 for f in FIELDS})
+            for f in FIELDS:
+                bucket[f] += fields.get(f, 0) / n
+    order = sorted(stages, key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES))
+    per_stage = {}
+    for name in order:
+        fields = stages[name]
+        fields["overhead_seconds"] = fields["seconds"] - fields["model_seconds"]
+        per_stage[name] = fields
+    total = {f: sum(s[f] for s in per_stage.values()) for f in (*FIELDS, "overhead_seconds")}
+    total["seconds"] = sum(r["seconds"] for r in records) / n  # the wall time of the sample as the runner measured it
+    total["overhead_seconds"] = total["seconds"] - total["model_seconds"]
+    return {"n": n, "per_stage": per_stage, "total": total,
+            "fp": sum(r["fp"] for r in records) / n, "fp_extract": sum(r["fp_extract"] for r in records) / n,
+            "fp_answer": sum(r["fp_answer"] for r in records) / n,
+            "peak_memory_gb": max(r["peak_memory_gb"] for r in records),
+            "framework_overhead": total["overhead_seconds"] / total["seconds"] if total["seconds"] else None,
+            "errors": [r["error"] for r in records if r.get("error")]}
+
+
+def table(summary: dict) -> str:
+    header = f"{'stage':<10}" + "".join(f"{c:>19}" for c in SHOWN)
+    lines = [header, "-" * len(header)]
+    for name, fields in [*summary["per_stage"].items(), ("total", summary["total"])]:
+        cells = "".join(f"{fields[c]:>19.4f}" if c.endswith("seconds") else f"{fields[c]:>19.1f}" for c in SHOWN)
+        lines.append(f"{name:<10}{cells}")
+    lines.append(f"fp {summary['fp']:.2f} (extract {summary['fp_extract']:.2f}, answer {summary['fp_answer']:.2f}) | "
+                 f"time outside model calls {100 * summary['framework_overhead']:.1f}% of wall time | "
+                 f"peak memory {summary['peak_memory_gb']:.2f} GB")
+    return "\n".join(lines)
+
+
+def ratios(base: dict, opt: dict) -> dict:
+    """baseline / optimised of the main costs (> 1: the optimised variant spends less)."""
+    def ratio(a, b):
+        return a / b if b else None
+
+    out = {f"{k} per question": ratio(base["total"][k], opt["total"][k])
+           for k in ("seconds", "model_seconds", "calls", "prefill_tokens", "vision_images")}
+    for stage in ("relevance", "ranking"):
+        if stage in base["per_stage"] and stage in opt["per_stage"]:
+            for k in ("seconds", "model_seconds", "calls", "prefill_tokens"):
+                out[f"{stage} {k}"] = ratio(base["per_stage"][stage][k], opt["per_stage"][stage][k])
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=8, help="samples timed (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=1, help="samples run once per variant first, not timed")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads on CPU (1: tiny models run fastest)")
+    parser.add_argument("--out", default="pipeline_cost.json", help="JSON file written")
+    args, overrides = parser.parse_known_args(argv)
+
+    import torch
+
+    from focus import FocusError
+    from focus.config import build
+    from focus.console import quiet_libraries
+    from focus.runner import process_sample
+    from focus.validate import check_config
+
+    quiet_libraries()
+    torch.set_num_threads(args.threads)
+    cfg = compose(overrides)
+    try:
+        check_config(cfg)
+    except FocusError as exc:
+        print(f"pipeline_cost: {exc}", file=sys.stderr)
+        return 2
+    configs, switches = variants(cfg)
+    methods = {name: build(c.method) for name, c in configs.items()}
+    dataset = build(cfg.dataset.loader)
+    adapter = build(cfg.model.adapter)
+    samples = []
+    for sample in dataset:
+        samples.append(sample)
+        if len(samples) == args.warmup + args.samples:
+            break
+    records: dict = {name: [] for name in methods}
+    started = time.perf_counter()
+    for i, sample in enumerate(samples):
+        order = list(methods) if i % 2 == 0 else list(methods)[::-1]
+        for name in order:
+            rec = process_sample(sample, methods[name], adapter, adapter.device, cfg.dataset.benchmark)
+            if i >= args.warmup:
+                records[name].append(rec)
+    wall = time.perf_counter() - started
+    if not records["optimised"]:
+        print("pipeline_cost: no sample timed (dataset too small for --warmup + --samples?)", file=sys.stderr)
+        return 2
+
+    summaries = {name: summarise(recs) for name, recs in records.items()}
+    label = " ".join(overrides) or "(defaults)"
+    print(f"pipeline_cost: {label} | method {cfg.method.name} | model {cfg.model.name} | dataset {cfg.dataset.name} | "
+          f"{len(records['optimised'])} samples (+{args.warmup} warm-up) | device {adapter.device} | "
+          f"torch threads {torch.get_num_threads()} | {wall:.1f} s in all")
+    print("mean per question; seconds = wall time, model = inside model calls, preprocess = in the processor, "
+          "overhead = wall - model")
+    result = {"overrides": overrides, "method": cfg.method.name, "model": cfg.model.name,
+              "dataset": cfg.dataset.name, "device": adapter.device, "threads": torch.get_num_threads(),
+              "samples": len(records["optimised"]), "warmup": args.warmup, "switches": switches,
+              "variants": summaries}
+    for name, summary in summaries.items():
+        switched = f" ({', '.join(f'{k}=false' for k in switches)})" if name == "baseline" else ""
+        print(f"\n== {name}{switched}\n{table(summary)}")
+        if summary["errors"]:
+            print(f"errors: {summary['errors'][:3]}")
+    if "baseline" in summaries:
+        base, opt = records["baseline"], records["optimised"]
+        same = {key: sum(a.get(key) == b.get(key) for a, b in zip(base, opt))
+                for key in ("fp", "prediction", "chosen_boxes")}
+        result["ratios"] = ratios(summaries["baseline"], summaries["optimised"])
+        result["identical"] = {**same, "of": len(opt)}
+        print("\nbaseline / optimised, measured in this run (> 1: the optimised variant spends less)")
+        for key, value in result["ratios"].items():
+            print(f"  {key:<32} {value:.2f}x" if value is not None else f"  {key:<32} -")
+        print("same in both variants: " + ", ".join(f"{k} {v}/{len(opt)}" for k, v in same.items()))
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
