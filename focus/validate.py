@@ -68,6 +68,7 @@ SCHEMA: dict[str, Rule] = {
     "dataset.limit": integer(1, optional=True),
     "dataset.loader.num_samples": integer(1),
     "dataset.loader.seed": integer(0),
+    "dataset.loader.limit": integer(1, optional=True),  # = dataset.limit
     "dataset.vanilla_reference": BOOLEAN,
     "dataset.seed": integer(0, 999),  # demo_scenes: evaluation splits (>= 1000 are the demo model's training data)
     "dataset.loader.attribute_fraction": number(0, 1),

@@ -16,6 +16,15 @@ SIZES = [(1200, 900), (800, 1400), (2000, 700), (640, 640)]
 # The tests' defaults: the tiny random LLaVA-1.5 on the synthetic dataset (the main config's defaults are the demo
 # model on demo_scenes, tested in test_demo_model.py). Later overrides of the same key win.
 TEST_DEFAULTS = ("model=tiny_llava15", "dataset=synthetic")
+_VALUED_FLAGS = ("--config-dir", "-cd", "--config-name", "-cn", "--config-path", "-cp")
+
+
+def with_test_defaults(args) -> list[str]:
+    """`args` of `python -m focus.run` with TEST_DEFAULTS after the leading flags (-m, --config-name X, ...)."""
+    args, i = list(args), 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in _VALUED_FLAGS else 1
+    return [*args[:i], *TEST_DEFAULTS, *args[i:]]
 
 
 def png_bytes(size, colour=(200, 30, 30)) -> bytes:

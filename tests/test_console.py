@@ -8,7 +8,7 @@ import subprocess
 import sys
 import warnings
 
-from fixtures import TEST_DEFAULTS, make_vstar
+from fixtures import make_vstar, with_test_defaults
 from test_end_to_end import ROOT
 
 from focus.console import Progress, failed_lines, once_per_run, print_summary, shard_size
@@ -19,8 +19,8 @@ def run_merged(*overrides):
     """`python -m focus.run` with stderr merged into stdout, in the order a terminal shows them."""
     env = {k: v for k, v in os.environ.items() if k != "WANDB_SILENT"}  # W&B must be quiet without it
     env.update(HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "focus.run", *TEST_DEFAULTS, *overrides], cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=600, env=env)
+    return subprocess.run([sys.executable, "-m", "focus.run", *with_test_defaults(overrides)], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, env=env)
 
 
 def screen_lines(output: str) -> list[str]:

@@ -17,9 +17,9 @@ from focus.demo import CHECKPOINT_DIR
 from focus.demo.evaluate import existence_accuracy, load_adapter, map_hits
 from focus.relevance import Relevance
 
-# Measured on the shipped checkpoint (MODEL_CARD.md): on the default job's 40 questions FOCUS {focus} % vs vanilla
-# {vanilla} %; map argmax hit {hit} on the first 30 questions (random cell {random}); existence balanced accuracy
-# {existence}. The floors leave room for float noise across machines, not for a bug.
+# Measured on the shipped checkpoint (MODEL_CARD.md): on the default job's 40 questions FOCUS 62.5 % vs vanilla
+# 35.0 % (strict); map argmax hit 0.69 on the first 30 questions' 39 targets (random cell 0.08); existence balanced
+# accuracy 0.96 on 89 crops of 30 scenes. The floors leave room for float noise across machines, not for a bug.
 MARGIN = 15.0        # FOCUS minus vanilla, strict accuracy points, on the default job's 40 questions
 MAP_HIT_FLOOR = 0.5  # argmax within one cell of a ground-truth box, first 30 questions (layers [0, 1))
 EXISTENCE_FLOOR = 0.75

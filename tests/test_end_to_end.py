@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from fixtures import TEST_DEFAULTS, make_hrbench, make_mme, make_vstar
+from fixtures import make_hrbench, make_mme, make_vstar, with_test_defaults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def focus_args(*overrides, run_dir=None, tiny_cache=None) -> list[str]:
-    args = [sys.executable, "-m", "focus.run", *TEST_DEFAULTS, *overrides]
+    args = [sys.executable, "-m", "focus.run", *with_test_defaults(overrides)]
     if run_dir is not None:
         args.append(f"run_dir={run_dir}")
     if tiny_cache is not None:
