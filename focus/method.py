@@ -17,6 +17,15 @@ from .cost import stage
 from .ranker import NoRanking
 
 
+def extract_targets(extractor, adapter, sample, image):
+    """Target extraction (Sec. 3.2) as the cost stage `targets`: the targets and their record fields (one pass)."""
+    with stage(adapter, "targets"):
+        targets = extractor(adapter, sample.question, image)
+    return targets, {"targets": targets.objects, "type2": targets.type2, "type2_targets": targets.type2_objects,
+                     "targets_source": targets.source, "targets_failed": targets.failed, "targets_raw": targets.raw,
+                     "fp_extract": 1}
+
+
 class Vanilla:
     """Answer on the whole image (the "Vanilla baseline" rows of Tables 3, 10, 11)."""
 
@@ -44,11 +53,7 @@ class Focus:
         self.max_rois_in_record, self.save_maps = max_rois_in_record, save_maps
 
     def __call__(self, adapter, sample, image) -> dict:
-        with stage(adapter, "targets"):
-            targets = self.targets(adapter, sample.question, image)
-        rec: dict = {"targets": targets.objects, "type2": targets.type2, "type2_targets": targets.type2_objects,
-                     "targets_source": targets.source, "targets_failed": targets.failed, "targets_raw": targets.raw,
-                     "fp_extract": 1}
+        targets, rec = extract_targets(self.targets, adapter, sample, image)
         if targets.failed:  # design 4.1: answer on the whole image, never crash
             with stage(adapter, "answer"):
                 prediction, fp_answer, extra = self.inference_scheme.answer(adapter, [image], sample)

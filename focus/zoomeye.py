@@ -34,6 +34,7 @@ from PIL import Image
 from .cost import stage
 from .geometry import merge_overlapping, union_box
 from .inference import draw_boxes
+from .method import extract_targets
 from .ranker import existence_confidence
 
 # ZoomEye's prompts (zoom_model.py `init_prompts`, "the the" sic). `local`: one-image models; `global`: the root of
@@ -322,11 +323,7 @@ class ZoomEye:
         self.batch_size, self.max_nodes_in_record = max(1, int(batch_size)), int(max_nodes_in_record)
 
     def __call__(self, adapter, sample, image) -> dict:
-        with stage(adapter, "targets"):
-            targets = self.targets(adapter, sample.question, image)
-        rec: dict = {"targets": targets.objects, "type2": targets.type2, "type2_targets": targets.type2_objects,
-                     "targets_source": targets.source, "targets_failed": targets.failed, "targets_raw": targets.raw,
-                     "fp_extract": 1}
+        targets, rec = extract_targets(self.targets, adapter, sample, image)
         with stage(adapter, "search"):
             run = _Run(self, adapter, image, sample.question)
             searched, rois, search = [], {}, {}
