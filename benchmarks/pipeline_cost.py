@@ -9,7 +9,7 @@ both see the same machine state:
   stop after layer L-1 and the first existence checks of all targets share batches);
 - `baseline`: the same with `relevance.reuse_image_prefix=false relevance.early_stop=false ranker.batch_targets=false`
   (only the switches the configuration has; a method without any, e.g. vanilla or ZoomEye, runs one variant).
-For each variant it prints the mean per question, per stage (focus/cost.py): wall seconds, seconds inside model calls,
+For each variant it prints the mean per question, per stage (focus/core/cost.py): wall seconds, seconds inside model calls,
 in the processor, and the rest (framework overhead = wall - model), model calls, language-model prefill tokens,
 images the vision tower encoded; then fp, peak memory (GPU: torch.cuda.max_memory_allocated per sample; CPU: the
 process's peak RSS, shared by both variants) and the baseline / optimised ratios measured in this run, and whether
@@ -36,7 +36,7 @@ def compose(overrides: list[str]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from focus.config import register_resolvers
+    from focus.harness.config import register_resolvers
 
     register_resolvers()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
@@ -59,7 +59,7 @@ def variants(cfg) -> dict:
 
 def summarise(records: list[dict]) -> dict:
     """Mean per question of each cost field, per stage and in total; fp, peak memory, errors."""
-    from focus.cost import FIELDS, STAGES
+    from focus.core.cost import FIELDS, STAGES
 
     n = len(records)
     stages: dict = {}
@@ -122,10 +122,10 @@ def main(argv=None) -> int:
     import torch
 
     from focus import FocusError
-    from focus.config import build
-    from focus.console import quiet_libraries
-    from focus.runner import process_sample
-    from focus.validate import check_config
+    from focus.harness.config import build
+    from focus.harness.console import quiet_libraries
+    from focus.harness.runner import process_sample
+    from focus.harness.validate import check_config
 
     quiet_libraries()
     torch.set_num_threads(args.threads)

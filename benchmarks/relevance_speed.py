@@ -1,4 +1,4 @@
-"""Speed of `focus.relevance.object_relevance` vs a literal transcription of the paper's Fig. 7 (issue 3).
+"""Speed of `focus.stages.relevance.object_relevance` vs a literal transcription of the paper's Fig. 7 (issue 3).
 
 Fig. 7 builds the N×N similarity matrix of every layer; `object_relevance` computes only the target rows.
 Prints both timings and the ratio measured in this run (goal: ≥ 20× at N = 3000, 28 layers, 4 heads × 128).
@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from focus.relevance import object_relevance
+from focus.stages.relevance import object_relevance
 
 
 def fig7(features, x_target, x_visual, x_layer):

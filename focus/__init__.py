@@ -7,4 +7,4 @@ class FocusError(RuntimeError):
     """An error with a message meant for the user (printed as one line, no stack trace)."""
 
 
-from . import config as _config  # noqa: E402,F401  (registers the OmegaConf resolvers used by conf/)
+from .harness import config as _config  # noqa: E402,F401  (registers the OmegaConf resolvers used by conf/)

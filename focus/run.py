@@ -2,7 +2,7 @@
 
 Config errors (unknown group option, s_min > s_max, missing dataset path, ...) end with ONE line on stderr and exit
 status 2 before any model is loaded; so do a run folder in use by another process, a resume with another config and
-faults of the machine (disk full, read-only folder, permission denied: focus/runfolder.py). A run whose samples all
+faults of the machine (disk full, read-only folder, permission denied: focus/harness/runfolder.py). A run whose samples all
 succeeded exits 0; one with failed samples exits 1.
 """
 
@@ -19,8 +19,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from . import FocusError
-from .config import register_resolvers
-from .runfolder import ENVIRONMENT_ERRNOS, environment_error, writable_problem
+from .harness.config import register_resolvers
+from .harness.runfolder import ENVIRONMENT_ERRNOS, environment_error, writable_problem
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("model", "dataset", "relevance", "proposer", "ranker", "inference_scheme", "targets", "method", "logger")
@@ -72,8 +72,8 @@ def run_dir_argument(argv: list[str]) -> str | None:
 def main(cfg: DictConfig) -> int:
     logging.getLogger("transformers").setLevel(logging.ERROR)
     logging.raiseExceptions = False  # a log file on a full disk must not print tracebacks; the run reports the fault
-    from .console import quiet_libraries
-    from .runner import run
+    from .harness.console import quiet_libraries
+    from .harness.runner import run
     quiet_libraries()
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN

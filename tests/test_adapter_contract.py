@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from focus.ranker import ExistenceRanker
-from focus.proposer import ROI
+from focus.stages.ranker import ExistenceRanker
+from focus.stages.proposer import ROI
 
 FAMILIES = ["llava15", "llava_ov", "qwen25vl"]
 PROMPT = "Is there a {target} in the image? Answer Yes or No."

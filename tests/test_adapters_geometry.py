@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from focus.geometry import box_area
-from focus.proposer import Proposer
-from focus.relevance import Relevance, object_relevance
+from focus.core.geometry import box_area
+from focus.stages.proposer import Proposer
+from focus.stages.relevance import Relevance, object_relevance
 
 SIZES = [
     (336, 336), (500, 500),            # square

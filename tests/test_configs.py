@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from fixtures import TEST_DEFAULTS
 
-from focus.config import build
+from focus.harness.config import build
 from focus.run import GROUPS, check_group_overrides
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -53,7 +53,7 @@ def test_table7_hyperparameters(model, dataset, steps, k, s_max, s_dist, layers)
                                                    ("tiny_qwen25vl", 28, [2, 3]), ("llava15", None, None)])
 def test_tiny_models_map_paper_layer_ranges(model, ref, tiny_layers):
     """Tiny configs declare the depth their (paper) layer numbers count; full models count their own layers."""
-    from focus.relevance import layer_range
+    from focus.stages.relevance import layer_range
     cfg = compose_cfg([f"model={model}"])
     assert cfg.relevance.layer_depth_ref == ref
     if ref:

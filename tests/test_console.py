@@ -1,4 +1,4 @@
-"""What a run prints: progress bar, each warning once, the summary as the last block (focus/console.py)."""
+"""What a run prints: progress bar, each warning once, the summary as the last block (focus/harness/console.py)."""
 
 import io
 import logging
@@ -11,7 +11,7 @@ import warnings
 from fixtures import make_vstar, with_test_defaults
 from test_end_to_end import ROOT
 
-from focus.console import Progress, failed_lines, once_per_run, print_summary, shard_size
+from focus.harness.console import Progress, failed_lines, once_per_run, print_summary, shard_size
 from focus.data.synthetic import SyntheticDataset
 
 
@@ -121,7 +121,7 @@ def test_sweep_progress_announces_each_job_as_it_finishes(tmp_path, capsys):
 
     from omegaconf import OmegaConf
 
-    from focus.console import SweepProgress
+    from focus.harness.console import SweepProgress
 
     def finish(job, strict):
         (tmp_path / job).mkdir(exist_ok=True)

@@ -1,4 +1,4 @@
-"""Cost per question (focus/cost.py, README "Cost per question"): what the meter records, and the three savings that
+"""Cost per question (focus/core/cost.py, README "Cost per question"): what the meter records, and the three savings that
 must not change a result — the image prefix shared across targets, the early stop after layer L-1, the existence
 checks of several targets in shared batches."""
 
@@ -14,10 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
-from focus.cost import CostMeter, stage, totals
-from focus.proposer import ROI
-from focus.ranker import ExistenceRanker
-from focus.relevance import Relevance
+from focus.core.cost import CostMeter, stage, totals
+from focus.stages.proposer import ROI
+from focus.stages.ranker import ExistenceRanker
+from focus.stages.relevance import Relevance
 from fixtures import TEST_DEFAULTS
 from test_pipeline_scripted import ScriptedModel, focus, sample, scene
 

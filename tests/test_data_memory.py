@@ -21,7 +21,7 @@ PROBE = """
 import json, sys
 import pyarrow.parquet, PIL.Image  # imported before the baseline: their code is not data
 from focus.data.hrbench import HRBench
-from focus.runner import peak_rss_bytes
+from focus.harness.runner import peak_rss_bytes
 
 def rss_mb():
     return peak_rss_bytes() / 2 ** 20

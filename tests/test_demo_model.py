@@ -15,7 +15,7 @@ from test_end_to_end import FOCUS_ENV, ROOT
 from focus.data.demo_scenes import DemoScenes
 from focus.demo import CHECKPOINT_DIR
 from focus.demo.evaluate import existence_accuracy, load_adapter, map_hits
-from focus.relevance import Relevance
+from focus.stages.relevance import Relevance
 
 # Measured on the shipped checkpoint (MODEL_CARD.md): on the default job's 40 questions FOCUS 62.5 % vs vanilla
 # 35.0 % (strict); map argmax hit 0.69 on the first 30 questions' 39 targets (random cell 0.08); existence balanced

@@ -1,7 +1,7 @@
 from PIL import Image
 
-from focus.inference import canvas_composition, compose_inputs
-from focus.proposer import ROI
+from focus.stages.inference import canvas_composition, compose_inputs
+from focus.stages.proposer import ROI
 
 
 def roi(box, conf=None):

@@ -1,5 +1,5 @@
-"""Pictures and tables a reviewer reads: focus.report (labels, fronts, per-category table), focus.visualize (one
-figure per sample, contact sheet, no-maps message), the W&B table image (focus/plots.py)."""
+"""Pictures and tables a reviewer reads: focus.review.report (labels, fronts, per-category table), focus.review.visualize (one
+figure per sample, contact sheet, no-maps message), the W&B table image (focus/review/plots.py)."""
 
 import json
 import os
@@ -14,9 +14,9 @@ from PIL import Image
 
 from test_end_to_end import focus_run
 
-from focus.plots import (CHOSEN_COLOUR, CONF_CMAP, SAMPLE_SIZE_PX, TRADEOFF_SIZE_PX, axis_range, caption_lines,
+from focus.review.plots import (CHOSEN_COLOUR, CONF_CMAP, SAMPLE_SIZE_PX, TRADEOFF_SIZE_PX, axis_range, caption_lines,
                          render_sample, sample_figure)
-from focus.report import collect, main as report_main, model_name, point_labels
+from focus.review.report import collect, main as report_main, model_name, point_labels
 
 LLAVA = {"name": "llava-hf/llava-1.5-7b-hf", "family": "llava15"}
 
@@ -68,7 +68,7 @@ def test_report_labels_names_and_tables(sweep, capsys):
 
 
 def test_trade_off_plots_merge_coincident_points_into_one_label(sweep):
-    from focus.report import plot_tradeoffs
+    from focus.review.report import plot_tradeoffs
     drawn = plot_tradeoffs(collect(sweep), sweep)
     # runs 2 and 3 sit on one point (same accuracy, fp and seconds): one label naming both
     expected = sorted(["n_steps=1, overrun=false", "n_steps=4, overrun=true",
@@ -146,7 +146,7 @@ def test_caption_names_type2_targets_and_what_was_answered_on():
 
 
 def test_visualize_run_folder_pictures_contact_sheet_and_no_maps_message(tmp_path, tiny_cache, capsys):
-    from focus.visualize import main as visualize
+    from focus.review.visualize import main as visualize
     run = tmp_path / "run"
     proc = focus_run("dataset.limit=2", "method.save_maps=true", "logger.wandb.mode=disabled", run_dir=run,
                      tiny_cache=tiny_cache)

@@ -15,14 +15,14 @@ import torch
 from PIL import Image
 
 from focus.data.base import Sample
-from focus.geometry import GridLayout
-from focus.inference import FinalInference
-from focus.method import Focus
+from focus.core.geometry import GridLayout
+from focus.stages.inference import FinalInference
+from focus.methods.focus import Focus
 from focus.models.base import FeaturePass, VisionLanguageAdapter
-from focus.proposer import Proposer
-from focus.ranker import ExistenceRanker, NoRanking
-from focus.relevance import Relevance
-from focus.targets import ANSWER_LEAD, TargetExtractor
+from focus.stages.proposer import Proposer
+from focus.stages.ranker import ExistenceRanker, NoRanking
+from focus.stages.relevance import Relevance
+from focus.stages.targets import ANSWER_LEAD, TargetExtractor
 
 W, H, CELL = 1200, 800, 100  # an 8 × 12 grid of 100-px cells
 COLOURS = {"red": (230, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 230)}

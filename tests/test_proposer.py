@@ -1,7 +1,7 @@
 import torch
 
-from focus.geometry import GridLayout
-from focus.proposer import ROI, Proposer, grow_roi, nms, propose_rois, select_anchors, square_at
+from focus.core.geometry import GridLayout
+from focus.stages.proposer import ROI, Proposer, grow_roi, nms, propose_rois, select_anchors, square_at
 
 
 def peaked_map(shape, peaks):

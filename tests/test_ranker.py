@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from focus.proposer import ROI
-from focus.ranker import NoRanking, existence_confidence, rank_rois
+from focus.stages.proposer import ROI
+from focus.stages.ranker import NoRanking, existence_confidence, rank_rois
 
 
 def rois(n):

@@ -3,9 +3,9 @@ import pytest
 import torch
 from scipy import ndimage
 
-from focus.geometry import GridLayout
+from focus.core.geometry import GridLayout
 from focus.models.base import FeaturePass
-from focus.relevance import Relevance, layer_range, object_relevance, smooth_and_downsample
+from focus.stages.relevance import Relevance, layer_range, object_relevance, smooth_and_downsample
 
 
 def fig7_oracle(features, x_target, x_visual, x_layer, normalization="row"):

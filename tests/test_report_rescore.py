@@ -33,7 +33,7 @@ def write_run(run, benchmark, predictions, old_metrics=True):
 
 
 def report(*args):
-    code = ("import sys; from focus.report import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from focus.review.report import main; rc = main(sys.argv[1:]); "
             "print('MODEL-LIBS', 'torch' in sys.modules, 'transformers' in sys.modules); sys.exit(rc)")
     return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})

@@ -1,4 +1,4 @@
-"""The run folder never lies (focus/runfolder.py, focus/records.py): one writer at a time, records of one config,
+"""The run folder never lies (focus/harness/runfolder.py, focus/harness/records.py): one writer at a time, records of one config,
 faults of the machine in one line with nothing lost, and the same command resumes."""
 
 import json
@@ -13,8 +13,8 @@ import pytest
 
 from test_end_to_end import FOCUS_ENV, ROOT, focus_args, focus_run, one_line, records
 
-from focus.records import RecordWriter, read_records
-from focus.runfolder import RunFolder, config_identity, identity_diff, identity_hash
+from focus.harness.records import RecordWriter, read_records
+from focus.harness.runfolder import RunFolder, config_identity, identity_diff, identity_hash
 
 VANILLA = ("method=vanilla", "logger.wandb.mode=disabled")  # one forward pass per sample: the cheapest real run
 IDS = [f"synthetic-{i}" for i in range(8)]
@@ -63,7 +63,7 @@ def test_two_commands_on_one_folder_one_writer(tmp_path, tiny_cache):
 LOCK_PROBE = textwrap.dedent("""
     import sys
     from focus import FocusError
-    from focus.runfolder import RunFolder
+    from focus.harness.runfolder import RunFolder
     try:
         with RunFolder(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])):
             print("acquired")
@@ -144,7 +144,7 @@ def test_resume_with_another_config_is_refused(base_run, tmp_path, tiny_cache):
     assert proc.returncode == 2
     line = one_line(proc)
     assert line.startswith(f"focus: error: run folder {run} holds results of another config (method._target_: "
-                           f'"focus.method.Vanilla" -> "focus.method.Focus"; method.name: "vanilla" -> "focus"; ')
+                           f'"focus.methods.vanilla.Vanilla" -> "focus.methods.focus.Focus"; method.name: "vanilla" -> "focus"; ')
     assert line.endswith("to run this config start a new folder: run_dir=<new folder> (or leave run_dir unset)")
     proc = focus_run(*VANILLA, "inference_scheme.max_new_tokens=8", run_dir=run, tiny_cache=tiny_cache)
     assert proc.returncode == 2 and "(inference_scheme.max_new_tokens: 16 -> 8; " in one_line(proc)
@@ -275,7 +275,7 @@ def test_disk_full(base_run, tmp_path, tiny_cache):
 
 # ---------------------------------------------------------------------------------------------------------- review
 def test_visualize_a_killed_run_and_a_folder_that_is_not_a_run(base_run, tmp_path, capsys):
-    from focus.visualize import main
+    from focus.review.visualize import main
     run = copy_of(base_run, tmp_path)
     (run / "metrics.json").unlink()  # killed before the end: the config identity names the dataset
     assert main([str(run), "--limit", "1"]) == 0

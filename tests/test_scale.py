@@ -12,7 +12,7 @@ import pytest
 from fixtures import TEST_DEFAULTS
 from test_end_to_end import ROOT, focus_run, records
 
-from focus.plots import pareto_front
+from focus.review.plots import pareto_front
 
 
 def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
@@ -31,7 +31,7 @@ def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
     runs = sorted(p.parent for p in sweep.rglob("metrics.json"))
     assert len(runs) == 2
     assert {json.loads((r / "metrics.json").read_text())["config"]["proposer"]["s_max"] for r in runs} == {3, 5}
-    rep = subprocess.run([sys.executable, "-m", "focus.report", str(sweep)], cwd=ROOT, capture_output=True,
+    rep = subprocess.run([sys.executable, "-m", "focus.review.report", str(sweep)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert rep.returncode == 0, rep.stderr
     table = [ln for ln in rep.stdout.splitlines() if ln.startswith("| ") and "proposer.s_max" in ln]
@@ -164,7 +164,7 @@ def test_main_comparison_every_method_one_report(tmp_path, tiny_cache):
     zoom = runs["zoomeye_d5_c4"][1][0]
     assert zoom["num_pop"] >= 1 and zoom["fp"] >= 1 + 2 * 4 and zoom["rois"] and zoom["final_mode"]
     assert fp["zoomeye_d1_c2"] <= 1 + 2 * 2 + 2  # depth 1, 2 children: ≤ root + 2·2 queued + 2 popped
-    rep = subprocess.run([sys.executable, "-m", "focus.report", str(sweep)], cwd=ROOT, capture_output=True,
+    rep = subprocess.run([sys.executable, "-m", "focus.review.report", str(sweep)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert rep.returncode == 0, rep.stderr
     header = next(ln for ln in rep.stdout.splitlines() if ln.startswith("| # | run |"))

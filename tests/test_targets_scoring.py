@@ -1,7 +1,7 @@
 import pytest
 
 from focus.scoring import hrbench_cycle_avg, vstar_recall
-from focus.targets import TargetExtractor, build_icl_prompt, parse_targets, rule_targets, type2_targets
+from focus.stages.targets import TargetExtractor, build_icl_prompt, parse_targets, rule_targets, type2_targets
 
 LEAD = "So I need the information about the following objects:"
 

@@ -1,5 +1,5 @@
 """Bad config and bad files are refused before any model loads, in one line naming the key or the file
-(focus/validate.py, focus/data/tabular.py, focus/hub.py)."""
+(focus/harness/validate.py, focus/data/tabular.py, focus/core/hub.py)."""
 
 import os
 import socket
@@ -23,7 +23,7 @@ from focus import FocusError
 from focus.data.hrbench import HRBench
 from focus.data.mme_realworld import MMERealWorldLite
 from focus.data.vstar import VStarBench
-from focus.validate import LAYER_KEYS, LIST_SCHEMA, SCHEMA, check_config, check_values
+from focus.harness.validate import LAYER_KEYS, LIST_SCHEMA, SCHEMA, check_config, check_values
 
 COMPOSITIONS = [[f"{g}={o}"] for g in GROUPS for o in options(g)]
 
@@ -49,7 +49,7 @@ def test_schema_covers_every_numeric_and_boolean_option():
             if numeric and not key.startswith(("dataset.hparams.", "method.per_family.",
                                                *(f"method.{g}." for g in GROUPS))):
                 assert key in SCHEMA or key in LIST_SCHEMA or key in LAYER_KEYS, \
-                    f"{key} (= {value!r}) has no rule in focus.validate.SCHEMA"
+                    f"{key} (= {value!r}) has no rule in focus.harness.validate.SCHEMA"
     stale = set(SCHEMA) | set(LIST_SCHEMA) | set(LAYER_KEYS)
     assert not stale - seen, f"rules for options no config has: {stale - seen}"
 

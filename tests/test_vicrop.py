@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from focus.data.base import Sample, build_prompt
-from focus.geometry import GridLayout
-from focus.inference import FinalInference
-from focus.vicrop import (ViCrop, grad_weighted_attention, relative_attention, select_box, split_blocks,
+from focus.core.geometry import GridLayout
+from focus.stages.inference import FinalInference
+from focus.methods.vicrop import (ViCrop, grad_weighted_attention, relative_attention, select_box, split_blocks,
                           stitch_blocks, trim_to_image, window_sums)
 from scripted import AttentionScript, coded_image, crop_box
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from focus.data.base import Sample, build_prompt
-from focus.inference import FinalInference
-from focus.targets import TargetExtractor
-from focus.zoomeye import (ANSWER_PREAMBLE, ZoomEye, build_tree, confidence_weight, merge_near_boxes, patch_box,
+from focus.stages.inference import FinalInference
+from focus.stages.targets import TargetExtractor
+from focus.methods.zoomeye import (ANSWER_PREAMBLE, ZoomEye, build_tree, confidence_weight, merge_near_boxes, patch_box,
                            side_by_side, split_counts, sub_boxes, type1_search, type2_search)
 from scripted import ScriptedAdapter, coded_image, crop_box, decode
 

@@ -1,12 +1,12 @@
 """Local copy or Hugging Face hub download for the benchmark loaders (offline or unreachable hub: one clear error
-within seconds, focus/hub.py)."""
+within seconds, focus/core/hub.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .. import FocusError
-from ..hub import check_hub
+from ..core.hub import check_hub
 
 
 def resolve_local_or_hub(path: str | None, hub_id: str, kind: str, filename: str | None = None) -> Path:

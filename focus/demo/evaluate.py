@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from ..data.demo_scenes import DemoScenes, make_scene
-from ..geometry import GridLayout, box_center, clip_box
-from ..inference import FinalInference
-from ..relevance import Relevance
-from ..targets import TargetExtractor
+from ..core.geometry import GridLayout, box_center, clip_box
+from ..stages.inference import FinalInference
+from ..stages.relevance import Relevance
+from ..stages.targets import TargetExtractor
 from . import CHECKPOINT_DIR
 
 CROP_CELLS = 3  # the crop size FOCUS proposes for this model (s_min = s_max = 3 cells, conf/model/demo_llava15.yaml)
@@ -180,7 +180,7 @@ def run_framework(name: str, overrides: list[str], checkpoint, n: int, split: in
 def evaluate(checkpoint, n: int, split: int, out: Path, device: str = "cpu") -> dict:
     from hydra import compose, initialize_config_dir
 
-    from ..config import build
+    from ..harness.config import build
     from ..run import CONF_DIR
     adapter = load_adapter(checkpoint, device)
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -14,7 +14,7 @@ import itertools
 from ..data.base import build_prompt
 from ..data.demo_scenes import COLOURS, SHAPES, SUFFIX
 from ..models.tiny import LLAVA15_CHAT_TEMPLATE
-from ..targets import ANSWER_LEAD, DEFAULT_EXAMPLES, build_icl_prompt
+from ..stages.targets import ANSWER_LEAD, DEFAULT_EXAMPLES, build_icl_prompt
 
 IMAGE_SIZE, PATCH_SIZE = 96, 8  # 12 × 12 visual tokens
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
@@ -31,7 +31,7 @@ def spatial_question(first: str, second: str) -> str:
 
 
 def target_answer(targets: list[str]) -> str:
-    """The ICL answer sentence (focus.targets) for these targets."""
+    """The ICL answer sentence (focus.stages.targets) for these targets."""
     return f"{ANSWER_LEAD} {' and '.join(targets)}."
 
 

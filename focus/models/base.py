@@ -19,9 +19,9 @@ import torch
 from PIL import Image
 
 from .. import FocusError
-from ..cost import CostMeter
-from ..geometry import GridLayout
-from ..hub import unavailable
+from ..core.cost import CostMeter
+from ..core.geometry import GridLayout
+from ..core.hub import unavailable
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import logging
 from transformers import LlavaProcessor
 from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
-from ..geometry import GridLayout
+from ..core.geometry import GridLayout
 from .base import HFAdapter, check_count, image_token_positions
 from .processors import align_with_model
 

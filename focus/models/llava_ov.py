@@ -17,7 +17,7 @@ import math
 
 from transformers.image_processing_utils import select_best_resolution
 
-from ..geometry import GridLayout
+from ..core.geometry import GridLayout
 from .base import HFAdapter, check_count, image_token_positions
 from .processors import LlavaOnevisionImageOnlyProcessor, align_with_model
 

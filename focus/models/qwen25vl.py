@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
 
-from ..geometry import GridLayout
+from ..core.geometry import GridLayout
 from .base import HFAdapter, check_count, image_token_positions
 from .processors import Qwen2_5_VLImageOnlyProcessor, align_with_model
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from statistics import mean
 
-from ..geometry import coverage
+from ..core.geometry import coverage
 from .protocols import JUDGED, PROTOCOLS, score_record
 
 PROTOCOL_LABELS = {
@@ -105,7 +105,7 @@ def _mme_merged_subtask(record: dict) -> str:
     return f'{record.get("category", "")}/{l2}'
 
 
-COST_FIELDS = ("prefill_tokens", "vision_images", "model_seconds", "preprocess_seconds")  # focus/cost.py
+COST_FIELDS = ("prefill_tokens", "vision_images", "model_seconds", "preprocess_seconds")  # focus/core/cost.py
 
 
 def cost_summary(records: list[dict]) -> dict:

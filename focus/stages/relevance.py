@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from .geometry import GridLayout
+from ..core.geometry import GridLayout
 
 
 # Fig. 7's "row-wise normalization" line, `X_layer /= X_layer.sum(dim=-1)`, read two ways:

@@ -21,7 +21,7 @@ def _first(*values):
 
 def _demo_checkpoint() -> str:
     """${focus.demo_checkpoint:} → the folder of the demo model shipped inside the package (focus/demo)."""
-    from .demo import CHECKPOINT_DIR
+    from ..demo import CHECKPOINT_DIR
     return str(CHECKPOINT_DIR)
 
 

@@ -2,7 +2,7 @@
 
 All W&B files stay inside the run folder: `dir` and WANDB_DATA_DIR / WANDB_CACHE_DIR / WANDB_CONFIG_DIR (tables and
 their images would otherwise be staged under the home folder). Runs of one sweep share a `group`; the run name says
-its overrides; the config is logged resolved; a capped per-sample table holds the sample's picture (focus/plots.py:
+its overrides; the config is logged resolved; a capped per-sample table holds the sample's picture (focus/review/plots.py:
 relevance heat map per target, ROIs numbered by rank and coloured by confidence, the crops answered on), the
 prediction and the label. The run is always finished, with a non-zero exit code when it failed. W&B prints nothing
 itself (`silent`): the run's summary says where the offline files are and how to `wandb sync` them.

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from . import FocusError
+from .. import FocusError
 
 PROBE_TIMEOUT_S = 2.0  # is the hub there at all
 REPO_TIMEOUT_S = 10.0  # the hub answered: does it have the repository

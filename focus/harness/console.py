@@ -23,7 +23,7 @@ from hydra.experimental.callback import Callback
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .scoring import PROTOCOLS
+from ..scoring import PROTOCOLS
 
 PROTOCOL_NAMES = {"strict": "strict (exact letter, paper protocol)", "lenient": "lenient (focus rule)",
                   "lmms_eval": "lmms-eval", "vlmevalkit": "VLMEvalKit (exact matching)"}

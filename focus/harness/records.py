@@ -3,7 +3,7 @@
 The file always holds valid JSON Lines with each id at most once. A new record is appended and fsynced; a record
 that replaces another of the same id (a retried error) and the repair of a file a kill left behind (a torn last
 line) go through a temporary file and an atomic rename, so a kill at any moment leaves the old or the new file, never
-a mix. Only the run folder's lock holder writes (focus/runfolder.py); readers skip a torn line.
+a mix. Only the run folder's lock holder writes (focus/harness/runfolder.py); readers skip a torn line.
 """
 
 from __future__ import annotations

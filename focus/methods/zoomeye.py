@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from .cost import stage
-from .geometry import merge_overlapping, union_box
-from .inference import draw_boxes
-from .method import extract_targets
-from .ranker import existence_confidence
+from ..core.cost import stage
+from ..core.geometry import merge_overlapping, union_box
+from ..stages.inference import draw_boxes
+from ..stages.ranker import existence_confidence
+from ..stages.targets import extract_targets
 
 # ZoomEye's prompts (zoom_model.py `init_prompts`, "the the" sic). `local`: one-image models; `global`: the root of
 # a global-local model; `zoom`: a zoomed node of a global-local model, after ZOOM_PREAMBLE's two images.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .geometry import CellBox, GridLayout, box_area, enlarge_to_min_size, iou
+from ..core.geometry import CellBox, GridLayout, box_area, enlarge_to_min_size, iou
 
 
 @dataclass

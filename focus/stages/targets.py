@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..core.cost import stage
+
 ANSWER_LEAD = "So I need the information about the following objects:"
 
 DEFAULT_EXAMPLES = [
@@ -171,3 +173,12 @@ class TargetExtractor:
         elif not objects:
             source = "none"
         return Targets(objects, type2_targets(question, objects, marked), source, raw)
+
+
+def extract_targets(extractor, adapter, sample, image):
+    """Target extraction (Sec. 3.2) as the cost stage `targets`: the targets and their record fields (one pass)."""
+    with stage(adapter, "targets"):
+        targets = extractor(adapter, sample.question, image)
+    return targets, {"targets": targets.objects, "type2": targets.type2, "type2_targets": targets.type2_objects,
+                     "targets_source": targets.source, "targets_failed": targets.failed, "targets_raw": targets.raw,
+                     "fp_extract": 1}

@@ -1,10 +1,10 @@
-"""The FOCUS pipeline and the vanilla baseline (paper Sec. 3, App. A.5 algorithm; design sections 2 and 4.7).
+"""The FOCUS pipeline (paper Sec. 3, App. A.5 algorithm; design sections 2 and 4.7).
 
 `Focus.__call__` runs targets → relevance → proposals → ranking → final inference for one sample and returns the
 record fields, counting forward passes exactly as App. A.2: `fp` = relevance passes + existence evaluations (one per
 (image, prompt), even when batched), `fp_extract` = target extraction, `fp_answer` = final answer passes.
 
-Question type is per target (Sec. 3.3, `focus.targets`): a type-1 target contributes its best-ranked ROI, a type-2
+Question type is per target (Sec. 3.3, `focus.stages.targets`): a type-1 target contributes its best-ranked ROI, a type-2
 target every ROI whose existence confidence exceeds `t_type2` (all its ROIs are evaluated, not limited by n_steps).
 A type-2 target with no ROI above the threshold (or under the "no ranking" ablation, which has no confidences) falls
 back to its best ROI; the record lists it in `type2_fallback`, and when no type-2 ROI is left at all the final mode
@@ -13,31 +13,10 @@ says so: `type2_fallback_single | _union | _canvas | _multi_image` instead of `t
 
 from __future__ import annotations
 
-from .cost import stage
-from .ranker import NoRanking
+from ..core.cost import stage
+from ..stages.ranker import NoRanking
+from ..stages.targets import extract_targets
 
-
-def extract_targets(extractor, adapter, sample, image):
-    """Target extraction (Sec. 3.2) as the cost stage `targets`: the targets and their record fields (one pass)."""
-    with stage(adapter, "targets"):
-        targets = extractor(adapter, sample.question, image)
-    return targets, {"targets": targets.objects, "type2": targets.type2, "type2_targets": targets.type2_objects,
-                     "targets_source": targets.source, "targets_failed": targets.failed, "targets_raw": targets.raw,
-                     "fp_extract": 1}
-
-
-class Vanilla:
-    """Answer on the whole image (the "Vanilla baseline" rows of Tables 3, 10, 11)."""
-
-    name = "vanilla"
-
-    def __init__(self, inference_scheme=None, name: str = "vanilla"):
-        self.inference_scheme, self.name = inference_scheme, name
-
-    def __call__(self, adapter, sample, image) -> dict:
-        with stage(adapter, "answer"):
-            prediction, fp_answer, extra = self.inference_scheme.answer(adapter, [image], sample)
-        return {"prediction": prediction, "fp": 0, "fp_extract": 0, "fp_answer": fp_answer, **extra}
 
 
 class Focus:

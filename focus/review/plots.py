@@ -3,7 +3,7 @@
 - `sample_figure`: one sample — a caption (question, options, targets, prediction, label, verdicts, forward passes),
   one panel per target with its relevance map as a semi-transparent heat map (colour bar: relevance ÷ the map's mean,
   so 1 = uniform) and its ROIs numbered by rank and coloured by existence confidence c_yes (Eq. 5), the ground-truth
-  boxes, and beside them the crop(s) the final answer was given on (App. A.5). Used by `focus.visualize` and by the
+  boxes, and beside them the crop(s) the final answer was given on (App. A.5). Used by `focus.review.visualize` and by the
   W&B table (`render_sample`).
 - `tradeoff_plot`: accuracy against a cost (mean fp: Fig. 3 / Table 10; seconds per question), one series per
   method/model/dataset, each point labelled with what distinguishes its run, coincident points merged into one label,

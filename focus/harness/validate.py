@@ -2,7 +2,7 @@
 
 `SCHEMA` gives the type and range of every numeric and boolean option of conf/ (tests/test_validate.py checks that
 no option is missing from it). `check_config` checks them, then the device, then the relevance layer range against
-the model's depth read from its config.json only (no weights; a hub id is probed once, focus/hub.py). Checks that
+the model's depth read from its config.json only (no weights; a hub id is probed once, focus/core/hub.py). Checks that
 need the data (required columns, an empty file) are made by the dataset loaders when they are built, also before
 the model loads (focus/data/tabular.py).
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from . import FocusError
-from .relevance import layer_range
+from .. import FocusError
+from ..stages.relevance import layer_range
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ def model_depth(adapter_cfg) -> int:
     from hydra.utils import get_class
 
     if adapter_cfg.get("tiny"):
-        from .models.tiny import TEXT_LAYERS, tiny_checkpoint_dir
+        from ..models.tiny import TEXT_LAYERS, tiny_checkpoint_dir
 
         folder = tiny_checkpoint_dir(get_class(adapter_cfg._target_).tiny_family, adapter_cfg.get("tiny_cache_dir"))
         if not (folder / "config.json").exists():
@@ -218,7 +218,7 @@ def model_depth(adapter_cfg) -> int:
         path = adapter_cfg.get("path")
         if not path:
             raise FocusError("model.path is empty: give a hub id or a local checkpoint folder")
-    from .hub import model_config
+    from ..core.hub import model_config
 
     config = model_config(path)
     return getattr(config, "text_config", config).num_hidden_layers

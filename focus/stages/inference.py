@@ -20,7 +20,7 @@ import string
 
 from PIL import Image, ImageDraw
 
-from .geometry import box_center, merge_overlapping, union_box
+from ..core.geometry import box_center, merge_overlapping, union_box
 from .proposer import ROI
 
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import FocusError
+from .. import FocusError
 from .records import RecordWriter, merge_shards, read_records, write_json
 
 IDENTITY_FILE = "config_identity.json"

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .cost import stage
-from .geometry import GridLayout
-from .relevance import scaled_layer
+from ..core.cost import stage
+from ..core.geometry import GridLayout
+from ..stages.relevance import scaled_layer
 
 log = logging.getLogger(__name__)
 

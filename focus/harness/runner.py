@@ -20,13 +20,13 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from . import FocusError
+from .. import FocusError
 from .config import build
 from .console import Progress, once_per_run, print_summary, shard_size
-from .cost import meter_of, totals
+from ..core.cost import meter_of, totals
 from .records import read_records, write_json
 from .runfolder import RunFolder
-from .scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
+from ..scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
 from .validate import check_config, check_values
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def wandb_labels(cfg) -> dict:
 
 
 def validate(cfg) -> tuple:
-    """Check the config (focus/validate.py) and build everything that needs no model, so config errors surface
+    """Check the config (focus/harness/validate.py) and build everything that needs no model, so config errors surface
     before any model loads."""
     check_config(cfg)
     if cfg.dataset.get("benchmark") not in BENCHMARKS:
@@ -147,7 +147,7 @@ def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla
         rec["traceback"] = traceback.format_exc(limit=4)
     rec["seconds"], rec["calls"] = time.perf_counter() - t0, adapter.calls - calls0
     rec["peak_memory_gb"] = peak_memory_gb(device)
-    rec["cost"] = meter.snapshot(total_seconds=rec["seconds"])  # per stage (focus/cost.py)
+    rec["cost"] = meter.snapshot(total_seconds=rec["seconds"])  # per stage (focus/core/cost.py)
     spent = totals(rec["cost"])
     for key in ("prefill_tokens", "vision_images", "model_seconds", "preprocess_seconds"):
         rec[key] = spent[key]

@@ -1,0 +1,239 @@
+"""`python -m focus.report <run or sweep folder>`: tables and trade-off plots from run folders (design sections 1, 7).
+
+Reads every `metrics.json` under the folder (no W&B needed) and writes
+- `report.md` / `report.csv`: one row per run -- its overrides, method, model (`model.name`: the checkpoint, or the
+  tiny model's name), dataset, accuracy under each scoring protocol, mean fp, model calls, language-model prefill
+  tokens (focus/core/cost.py), seconds, memory, V* recall;
+- `report_categories.csv` (and a section of report.md): accuracy per category under each protocol, per run;
+- `pareto.png`: strict accuracy vs mean forward passes (paper Fig. 3 / Table 10), `accuracy_vs_prefill_tokens.png`:
+  strict accuracy vs the tokens the language model computed per question (what a forward pass costs: an image
+  prefill or a short suffix), and `accuracy_vs_seconds.png`: strict accuracy vs seconds per question; one series per
+  method/model/dataset, each point labelled with the overrides that distinguish its run, the Pareto front of each
+  series drawn (focus/review/plots.py);
+then prints the tables.
+
+`--rescore` first recomputes every run's `metrics.json` from its `samples.jsonl` (the scoring of focus/scoring/), with
+no model: runs made before a scoring change, or on another machine, get today's protocols.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from .plots import tradeoff_plot
+from ..harness.records import read_records, write_json
+from ..scoring import BENCHMARKS, PROTOCOLS, summarise
+
+
+def find_runs(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.rglob("metrics.json"))
+
+
+IGNORED_OVERRIDES = ("run_dir=", "tiny_cache_dir=", "logger.", "hydra")
+
+
+def override_items(run: Path) -> list[str] | None:
+    """The run's command-line overrides (Hydra's .hydra/overrides.yaml) that change results, or None without it."""
+    overrides = run / ".hydra" / "overrides.yaml"
+    if not overrides.exists():
+        return None
+    import yaml
+    return [o for o in (yaml.safe_load(overrides.read_text()) or []) if not o.startswith(IGNORED_OVERRIDES)]
+
+
+def run_overrides(run: Path, root: Path) -> str:
+    items = override_items(run)
+    if items:
+        return " ".join(items)
+    return str(run.relative_to(root)) if run != root else run.name
+
+
+def model_name(config: dict) -> str | None:
+    """`model.name` of the run's config; for runs made before that key: tiny_<family>, the checkpoint, the family."""
+    model = config.get("model") or {}
+    if model.get("name"):
+        return str(model["name"])
+    if model.get("tiny"):
+        return f"tiny_{model.get('family')}"
+    return model.get("path") or model.get("family")
+
+
+def collect(root: Path) -> list[dict]:
+    """One row per run folder under `root` (sorted by path); `_overrides` and `_categories` are not table columns."""
+    rows = []
+    for number, run in enumerate(find_runs(root), 1):
+        m = json.loads((run / "metrics.json").read_text())
+        config = m.get("config") or {}
+        row = {"#": number, "run": run_overrides(run, root), "method": m.get("method"), "model": model_name(config),
+               "dataset": (config.get("dataset") or {}).get("name"), "n": m.get("n"),
+               "errors": m.get("errors"), "acc_strict": m.get("accuracy_strict"),
+               "acc_lenient": m.get("accuracy_lenient"), "acc_lmms_eval": m.get("accuracy_lmms_eval"),
+               "acc_vlmevalkit": m.get("accuracy_vlmevalkit"), "mean_fp": m.get("mean_fp"),
+               "mean_calls": m.get("mean_calls"), "mean_prefill_tokens": m.get("mean_prefill_tokens"),
+               "mean_seconds": m.get("mean_seconds"), "peak_memory_gb": m.get("mean_peak_memory_gb"),
+               "recall": m.get("recall"), "_overrides": override_items(run), "_categories": m.get("per_category") or {}}
+        rows.append(row)
+    return rows
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def _markdown(rows: list[dict], cols: list[str]) -> str:
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _csv(rows: list[dict], cols: list[str], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def category_rows(rows: list[dict]) -> list[dict]:
+    """One row per (run, category): n and the accuracy under each protocol (errors counted wrong)."""
+    return [{"#": r["#"], "model": r["model"], "dataset": r["dataset"], "category": cat or "-", "n": c.get("n"),
+             **{p: c.get(p) for p in PROTOCOLS}} for r in rows for cat, c in r["_categories"].items()]
+
+
+def write_table(rows: list[dict], out: Path) -> str:
+    """report.md / report.csv (one row per run) and report_categories.csv; returns the text to print."""
+    cols = [c for c in dict.fromkeys(k for r in rows for k in r) if not c.startswith("_")]
+    _csv(rows, cols, out / "report.csv")
+    cats = category_rows(rows)
+    cat_cols = ["#", "model", "dataset", "category", "n", *PROTOCOLS]
+    _csv(cats, cat_cols, out / "report_categories.csv")
+    text = _markdown(rows, cols)
+    cat_text = _markdown(cats, cat_cols)
+    (out / "report.md").write_text(
+        "# focus report\n\nAccuracy over all samples (errors count wrong): strict = exact letter (paper protocol); "
+        "lenient = the focus reading of free-form answers; lmms_eval / vlmevalkit = those harnesses' rules "
+        "(judge-free). fp = visual-search forward passes (App. A.2); calls = model invocations (a batched forward "
+        "is one); prefill_tokens = language-model input positions computed per question, image tokens included "
+        "(README \"Cost per question\").\n\n" + text +
+        "\n\n## Per category\n\nAccuracy [%] per category under each protocol; # is the run's row above.\n\n"
+        + cat_text + "\n\n![accuracy vs forward passes](pareto.png)\n\n"
+        "![accuracy vs prefill tokens per question](accuracy_vs_prefill_tokens.png)\n\n"
+        "![accuracy vs seconds per question](accuracy_vs_seconds.png)\n")
+    return text + "\n\nper category (# = run row above):\n" + cat_text
+
+
+def series_name(row: dict) -> str:
+    model = Path(str(row["model"])).name if row.get("model") else "?"
+    return f'{row["method"]} · {model} · {row["dataset"]}'
+
+
+def point_labels(rows: list[dict]) -> list[str]:
+    """Per run, the overrides that tell it apart from the other runs of its series (same method, model, dataset):
+    `key=value` for each key whose value is not the same in all of them, keyed by its last dotted part unless two
+    such keys share it. A run without an override for such a key shows `key=default`."""
+    labels = [""] * len(rows)
+    for name in dict.fromkeys(series_name(r) for r in rows):
+        members = [i for i, r in enumerate(rows) if series_name(r) == name]
+        if len(members) < 2:
+            continue
+        if any(rows[i]["_overrides"] is None for i in members):  # no Hydra record: the run folder names it
+            for i in members:
+                labels[i] = rows[i]["run"]
+            continue
+        parsed = {i: dict(o.split("=", 1) if "=" in o else (o, "") for o in rows[i]["_overrides"]) for i in members}
+        keys = list(dict.fromkeys(k for i in members for k in parsed[i]))
+        varying = [k for k in keys if len({parsed[i].get(k, "default") for i in members}) > 1]
+        short = {k: k.rsplit(".", 1)[-1].lstrip("+~") for k in varying}
+        clash = {v for v in short.values() if list(short.values()).count(v) > 1}
+        for i in members:
+            labels[i] = ", ".join(f"{k if short[k] in clash else short[k]}={parsed[i].get(k, 'default')}"
+                                  for k in varying)
+    return labels
+
+
+def plot_tradeoffs(rows: list[dict], out: Path) -> dict[str, list[str]]:
+    """pareto.png (accuracy vs mean fp), accuracy_vs_prefill_tokens.png and accuracy_vs_seconds.png; returns each
+    file's point labels."""
+    labels = point_labels(rows)
+    drawn = {}
+    for file, key, x_label, title, min_span in (
+            ("pareto.png", "mean_fp", "mean forward passes of the visual search per question (fp, App. A.2)",
+             "accuracy vs forward passes", 1.0),
+            ("accuracy_vs_prefill_tokens.png", "mean_prefill_tokens",
+             "mean language-model prefill tokens per question (image tokens included, whole pipeline)",
+             "accuracy vs prefill tokens", 100.0),
+            ("accuracy_vs_seconds.png", "mean_seconds", "mean seconds per question (wall time, whole pipeline)",
+             "accuracy vs time", 0.1)):
+        points = [{"series": series_name(r), "x": r[key], "y": r["acc_strict"], "label": label}
+                  for r, label in zip(rows, labels)]
+        drawn[file] = tradeoff_plot(points, out / file, x_label, title, min_span)
+    return drawn
+
+
+def rescore(root: Path, benchmark: str | None = None) -> list[Path]:
+    """Recompute `metrics.json` of every run folder under `root` from its `samples.jsonl`; no model is loaded.
+
+    The benchmark (which harness rules apply) is `benchmark` if given, else the run's `dataset.benchmark` from its
+    metrics.json or `.hydra/config.yaml`; every run's is checked before anything is written. The config, method and
+    package versions of the old metrics.json are kept.
+    """
+    plan = []
+    for samples in sorted(p for p in root.rglob("samples.jsonl") if "shards" not in p.parts):
+        run = samples.parent
+        old = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
+        config = old.get("config")
+        if config is None and (run / ".hydra" / "config.yaml").exists():
+            import yaml
+            config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+        config = config or {}
+        bench = benchmark or (config.get("dataset") or {}).get("benchmark")
+        if bench not in BENCHMARKS:
+            raise ValueError(f"{run}: dataset.benchmark is {bench!r}, not one of {', '.join(BENCHMARKS)}; "
+                             f"pass --benchmark")
+        plan.append((run, samples, old, config, bench))
+    for run, samples, old, config, bench in plan:
+        metrics = summarise(read_records(samples), bench)
+        metrics.update(method=old.get("method") or (config.get("method") or {}).get("name"), config=config,
+                       versions=old.get("versions"), rescored=True)
+        write_json(run / "metrics.json", metrics)
+    return [p[0] for p in plan]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m focus.report", description=__doc__)
+    parser.add_argument("folder", help="a run folder or a sweep folder holding run folders")
+    parser.add_argument("--out", default=None, help="where to write report.md/csv and pareto.png (default: folder)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="first recompute every metrics.json from its samples.jsonl (no model is loaded)")
+    parser.add_argument("--benchmark", choices=BENCHMARKS, default=None,
+                        help="with --rescore: score as this benchmark instead of the runs' dataset.benchmark")
+    args = parser.parse_args(argv)
+    root = Path(args.folder)
+    if args.rescore:
+        try:
+            runs = rescore(root, args.benchmark)
+        except ValueError as exc:
+            print(f"focus.report: {exc}", file=sys.stderr)
+            return 2
+        print(f"focus.report: re-scored {len(runs)} run(s) under {root}")
+    rows = collect(root)
+    if not rows:
+        print(f"focus.report: no metrics.json under {root}")
+        return 2
+    out = Path(args.out) if args.out else root
+    out.mkdir(parents=True, exist_ok=True)
+    print(write_table(rows, out))
+    plot_tradeoffs(rows, out)
+    print("\nwrote " + ", ".join(str(out / f) for f in ("report.md", "report.csv", "report_categories.csv",
+                                                          "pareto.png", "accuracy_vs_prefill_tokens.png",
+                                                          "accuracy_vs_seconds.png")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

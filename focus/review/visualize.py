@@ -1,0 +1,129 @@
+"""`python -m focus.visualize <run folder> [--ids a b] [--limit n]`: one picture per sample and a contact sheet.
+
+Writes `<run>/viz/<id>.png` (focus/review/plots.py `sample_figure`: caption with question, targets, prediction and label;
+each target's relevance map as a heat map with its colour bar; ROIs numbered by rank and coloured by existence
+confidence; the chosen crop(s) beside) and `<run>/viz/index.html`, a page with every picture. Relevance maps exist
+only in runs made with `method.save_maps=true`; without them the pictures show ROIs and crops, and the command says
+so. Images are read again from the run's dataset (its config is in metrics.json or, for a run killed before it
+was written, in the config identity of the run folder, focus/harness/runfolder.py). A folder it cannot use: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import sys
+from pathlib import Path
+
+from .. import FocusError
+from .plots import SAMPLE_SIZE_PX, sample_figure, save
+from ..harness.records import read_records
+
+NO_MAPS = ("{run} kept no relevance maps (it ran without method.save_maps=true): the pictures show ROIs and crops "
+           "only. For heat maps, run again with method.save_maps=true (e.g. into a new run_dir).")
+
+
+def run_config(run_dir: Path) -> dict:
+    """The resolved config of a run: from metrics.json, or from the config identity its start wrote."""
+    from ..harness.runfolder import IDENTITY_FILE
+
+    for name, key in (("metrics.json", "config"), (IDENTITY_FILE, "identity")):
+        file = run_dir / name
+        if file.exists():
+            try:
+                config = json.loads(file.read_text())[key]
+                config["dataset"]["loader"]
+                return config
+            except (ValueError, KeyError, TypeError) as exc:
+                raise FocusError(f"{file} holds no dataset config ({type(exc).__name__}: {exc})") from None
+    raise FocusError(f"{run_dir} has neither metrics.json nor {IDENTITY_FILE}: not a focus run folder")
+
+
+def file_name(sample_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(sample_id)) + ".png"
+
+
+def contact_sheet(entries: list[tuple[str, dict]], out_dir: Path, title: str) -> Path:
+    """`index.html` in `out_dir`: every picture (file name, record) with a one-line caption, in order."""
+    rows = []
+    for name, rec in entries:
+        verdict = "right" if rec.get("strict") else "wrong"
+        cap = (f"{rec['id']}: prediction {rec.get('prediction')!r}, label {rec.get('label')} (strict {verdict}), "
+               f"fp {rec.get('fp', 0)}")
+        rows.append(f'<figure><a href="{html.escape(name)}"><img src="{html.escape(name)}" loading="lazy" '
+                    f'width="{SAMPLE_SIZE_PX[0]}" height="{SAMPLE_SIZE_PX[1]}" alt="{html.escape(str(rec["id"]))}">'
+                    f'</a><figcaption>{html.escape(cap)}</figcaption></figure>')
+    page = (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
+            "body{font-family:sans-serif;margin:1em} img{max-width:100%;height:auto;border:1px solid #ccc} "
+            "figure{margin:0 0 2em 0} figcaption{font-family:monospace}</style></head><body>\n"
+            f"<h1>{html.escape(title)}</h1>\n<p>{len(entries)} samples. Click a picture for full size.</p>\n"
+            + "\n".join(rows) + "\n</body></html>\n")
+    path = out_dir / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m focus.visualize", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir")
+    parser.add_argument("--ids", nargs="*", default=None, help="sample ids to draw (default: the first --limit)")
+    parser.add_argument("--limit", type=int, default=8, help="samples to draw when --ids is not given")
+    parser.add_argument("--out", default=None, help="output folder (default: <run>/viz)")
+    args = parser.parse_args(argv)
+    try:
+        return draw(Path(args.run_dir), args.ids, args.limit, args.out)
+    except (FocusError, OSError) as exc:
+        print(f"focus.visualize: {exc}", file=sys.stderr)
+        return 2
+
+
+def draw(run_dir: Path, ids, limit: int, out) -> int:
+    if not (run_dir / "samples.jsonl").exists():
+        raise FocusError(f"{run_dir} has no samples.jsonl: not a run folder, or no sample has finished yet")
+    records = read_records(run_dir / "samples.jsonl")
+    if not records:
+        print(f"focus.visualize: no records in {run_dir / 'samples.jsonl'}", file=sys.stderr)
+        return 2
+    config = run_config(run_dir)
+    failed = [r["id"] for r in records if r.get("error")]
+    wanted = [r for r in records if not r.get("error") and (ids is None or r["id"] in ids)]
+    if ids is None:
+        wanted = wanted[:limit]
+    if failed:
+        print(f"focus.visualize: skipping {len(failed)} failed sample(s) (no picture to draw): "
+              f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}", file=sys.stderr)
+    if not wanted:
+        print("focus.visualize: no sample to draw", file=sys.stderr)
+        return 2
+    if not any(r.get("relevance_maps") for r in wanted):
+        print("focus.visualize: " + NO_MAPS.format(run=run_dir), file=sys.stderr)
+    from omegaconf import OmegaConf
+
+    from ..harness.config import build
+    dataset = build(OmegaConf.create({**config["dataset"]["loader"], "limit": None}))
+    by_id = {r["id"]: r for r in wanted}
+    out_dir = Path(out) if out else run_dir / "viz"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    drawn = {}
+    for sample in dataset:
+        if sample.id in by_id and sample.id not in drawn:
+            name = file_name(sample.id)
+            fig = sample_figure(sample.load_image(), by_id[sample.id])
+            print(save(fig, out_dir / name))
+            drawn[sample.id] = name
+            if len(drawn) == len(by_id):
+                break
+    missing = [i for i in by_id if i not in drawn]
+    if missing:
+        print(f"focus.visualize: {len(missing)} id(s) not found in the run's dataset: {', '.join(missing[:10])}",
+              file=sys.stderr)
+    sheet = contact_sheet([(drawn[i], by_id[i]) for i in by_id if i in drawn], out_dir, f"focus samples: {run_dir}")
+    print(sheet)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
