@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
+import json
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +33,16 @@ class Sample:
     gt_targets: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)  # cycle_category, task, subtask, ...
     error: str | None = None  # a bad row: becomes an error record, the run goes on
+    image_digest: str | None = None  # what identifies the image's content without decoding it (loaders fill it)
+
+    def fingerprint(self) -> str:
+        """A digest of everything the answer depends on: question, prompt, options, label and image identity.
+
+        Records store it, so a resume can tell a changed sample from the one a record answered, and a cached
+        answer (the vanilla reference) is reused only for the same content."""
+        content = {"question": self.question, "prompt": self.prompt, "options": self.options, "label": self.label,
+                   "option_sentences": self.option_sentences, "image": self.image_digest}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def load_image(self) -> Image.Image:
         if self.error:
