@@ -32,6 +32,10 @@ def adapter_factory(tiny_cache):
     from focus.models.qwen25vl import Qwen25VLAdapter
 
     classes = {"llava15": Llava15Adapter, "llava_ov": LlavaOnevisionAdapter, "qwen25vl": Qwen25VLAdapter}
+    from focus.models.llava_ov15 import LlavaOnevision15Adapter
+    from focus.models.qwen3vl import Qwen3VLAdapter
+
+    classes.update(qwen3vl=Qwen3VLAdapter, llava_ov15=LlavaOnevision15Adapter)
 
     def make(family):
         if family not in _ADAPTERS:

@@ -294,7 +294,7 @@ class HFAdapter(VisionLanguageAdapter):
         if n_layers is not None:
             hooks.append(layers[-1].register_forward_hook(_stop_forward))
         try:
-            self._forward(inputs, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            self._forward(inputs, cache=cache, use_cache=True, logits_to_keep=1)
         except StopForward:
             pass
         finally:

@@ -1,6 +1,7 @@
-"""Image-only processors for LLaVA-OneVision and Qwen2.5-VL, and processor/model agreement (design section 5).
+"""Image-only processors for LLaVA-OneVision, Qwen2.5-VL, Qwen3-VL and LLaVA-OneVision-1.5, and processor/model
+agreement (design section 5).
 
-The stock processors of both families declare a video processor, and transformers can only build that one with
+The stock processors of these families declare a video processor, and transformers can only build that one with
 torchvision installed. CPU machines have no torchvision (its wheel needs CUDA torch), so these subclasses drop the
 video processor and list every other constructor argument explicitly: `save_pretrained` stores only the arguments
 it can see in the signature, and a `**kwargs` catch-all would silently lose e.g. `num_image_tokens`.
@@ -15,6 +16,10 @@ from transformers.models.llava_onevision.configuration_llava_onevision import Ll
 from transformers.models.llava_onevision.processing_llava_onevision import LlavaOnevisionProcessor
 from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLConfig
 from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor
+from transformers.models.qwen3_vl.configuration_qwen3_vl import Qwen3VLConfig
+from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
+from transformers.models.llava_onevision1_5.configuration_llava_onevision1_5 import LlavaOnevision15Config
+from transformers.models.exaone4_5.processing_exaone4_5 import Exaone4_5_Processor
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,30 @@ class Qwen2_5_VLImageOnlyProcessor(Qwen2_5_VLProcessor):
                          chat_template=chat_template)
 
 
+class Qwen3VLImageOnlyProcessor(Qwen3VLProcessor):
+    """`Qwen3VLProcessor` without the video processor (no torchvision needed)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None):
+        super().__init__(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+                         chat_template=chat_template)
+
+
+class LlavaOnevision15ImageOnlyProcessor(Exaone4_5_Processor):
+    """The processor transformers pairs with LLaVA-OneVision-1.5 (`processing_auto` maps `llava_onevision1_5` to
+    `Exaone4_5_Processor`: a Qwen2-VL image processor, one `<|image_pad|>` per merged 2×2 patch block) without the
+    video processor. It returns no `mm_token_type_ids`: the model uses plain 1-D text positions."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None):
+        super().__init__(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+                         chat_template=chat_template)
+
+
 def register_image_only_processors() -> None:
     """Make `AutoProcessor.from_pretrained` return the image-only subclasses for tiny checkpoints saved by us."""
     for config_cls, proc_cls in ((LlavaOnevisionConfig, LlavaOnevisionImageOnlyProcessor),
-                                 (Qwen2_5_VLConfig, Qwen2_5_VLImageOnlyProcessor)):
+                                 (Qwen2_5_VLConfig, Qwen2_5_VLImageOnlyProcessor),
+                                 (Qwen3VLConfig, Qwen3VLImageOnlyProcessor),
+                                 (LlavaOnevision15Config, LlavaOnevision15ImageOnlyProcessor)):
         try:
             AutoProcessor.register(config_cls, proc_cls, exist_ok=True)
         except TypeError:  # older signature without exist_ok

@@ -1,4 +1,5 @@
-"""Tiny offline checkpoints of the three paper model families (design section 5).
+"""Tiny offline checkpoints of the three paper model families and of Qwen3-VL and LLaVA-OneVision-1.5 (design
+section 5).
 
 Each tiny checkpoint is the REAL transformers class (LlavaForConditionalGeneration,
 LlavaOnevisionForConditionalGeneration, Qwen2_5_VLForConditionalGeneration) built from a tiny config with the real
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-FAMILIES = ("llava15", "llava_ov", "qwen25vl")
+FAMILIES = ("llava15", "llava_ov", "qwen25vl", "qwen3vl", "llava_ov15")
 TEXT_LAYERS = 4  # decoder layers of every tiny checkpoint (conf/model/tiny_*.yaml map layer ranges onto them)
 
 # Chat templates in the format of each family's hub checkpoint, so prompts are built the same way for tiny and real.
@@ -35,6 +36,13 @@ IM_CHAT_TEMPLATE = (  # LLaVA-OneVision (Qwen2 LLM): <|im_start|> turns, one <im
 )
 QWEN_CHAT_TEMPLATE = (
     "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+QWEN3_CHAT_TEMPLATE = (  # Qwen3-VL: the same turns and vision markers, no default system turn
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% for item in message['content'] %}{% if item['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
     "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
@@ -83,11 +91,11 @@ def build_tokenizer(family: str):
         extra = {"image_token": "<image>", "video_token": "<video>"}
         kwargs = dict(eos_token="<|im_end|>", pad_token="<|endoftext|>")
         template = IM_CHAT_TEMPLATE
-    else:
+    else:  # qwen25vl, qwen3vl, llava_ov15: Qwen2 tokenizer markers
         extra = {"image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
                  "vision_start_token": "<|vision_start|>", "vision_end_token": "<|vision_end|>"}
         kwargs = dict(eos_token="<|im_end|>", pad_token="<|endoftext|>")
-        template = QWEN_CHAT_TEMPLATE
+        template = QWEN3_CHAT_TEMPLATE if family == "qwen3vl" else QWEN_CHAT_TEMPLATE
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, extra_special_tokens=extra, chat_template=template,
                                    padding_side="left", **kwargs)
     if family == "llava15":  # LLaVA's Llama tokenizer prepends <s>
@@ -175,7 +183,67 @@ def _build_qwen25vl(tokenizer):
     return model, processor
 
 
-_BUILDERS = {"llava15": _build_llava15, "llava_ov": _build_llava_ov, "qwen25vl": _build_qwen25vl}
+def _build_qwen3vl(tokenizer):
+    """Qwen3-VL: 16-px patches, 2×2 merge, 2-frame temporal patches, learned 48×48 position grid, DeepStack mergers
+    after vision blocks 0 and 1 (added after decoder layers 0 and 1), interleaved M-RoPE."""
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from .processors import Qwen3VLImageOnlyProcessor
+
+    text = _text_kwargs(tokenizer)
+    text["head_dim"] = 16
+    # mrope_section must sum to head_dim / 2 = 8
+    text["rope_parameters"] = {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [2, 3, 3],
+                               "mrope_interleaved": True}
+    config = Qwen3VLConfig(
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                           patch_size=16, spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=2304,
+                           deepstack_visual_indexes=[0, 1]),
+        text_config=text,
+        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
+        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
+        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
+        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"))
+    model = Qwen3VLForConditionalGeneration(config)
+    # the hub processor's geometry (16-px patches, merge 2, at least 256² px, mean/std 0.5); the tiny default keeps
+    # at most 1024 merged tokens, real configs set their own limit in conf/model
+    image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 65536, "longest_edge": 1024 * 32 * 32},
+                                               patch_size=16, merge_size=2, temporal_patch_size=2,
+                                               image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
+    processor = Qwen3VLImageOnlyProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                          chat_template=QWEN3_CHAT_TEMPLATE)
+    return model, processor
+
+
+def _build_llava_ov15(tokenizer):
+    """LLaVA-OneVision-1.5: RiceViT 14-px patches (one frame per patch: a 2-D patch embedding), 2×2 merge, a class
+    token per image that is dropped before the merger, Qwen3 text model with 1-D positions."""
+    from transformers import LlavaOnevision15Config, LlavaOnevision15ForConditionalGeneration, Qwen3Config
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from .processors import LlavaOnevision15ImageOnlyProcessor
+
+    text = _text_kwargs(tokenizer)
+    text["head_dim"] = 16
+    config = LlavaOnevision15Config(
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                           patch_size=14, spatial_merge_size=2),
+        text_config=Qwen3Config(**text),
+        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
+        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
+        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
+        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"))
+    model = LlavaOnevision15ForConditionalGeneration(config)
+    image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 1024 * 28 * 28},
+                                               patch_size=14, merge_size=2, temporal_patch_size=1)
+    processor = LlavaOnevision15ImageOnlyProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                                   chat_template=QWEN_CHAT_TEMPLATE)
+    return model, processor
+
+
+_BUILDERS = {"llava15": _build_llava15, "llava_ov": _build_llava_ov, "qwen25vl": _build_qwen25vl,
+             "qwen3vl": _build_qwen3vl, "llava_ov15": _build_llava_ov15}
 
 
 def default_cache_dir() -> Path:

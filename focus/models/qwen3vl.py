@@ -1,0 +1,69 @@
+"""Qwen3-VL adapter (`Qwen/Qwen3-VL-8B-Instruct`), native resolution, like Qwen2.5-VL (paper Sec. 4.4, Table 5).
+
+Geometry, read from the checkpoint (vision config `patch_size`, `spatial_merge_size`, `temporal_patch_size`; the
+processor is made to agree): `smart_resize` scales the image to multiples of patch·merge = 16·2 = 32 px within
+[min_pixels, max_pixels] (no padding, so the grid covers the whole image); `image_grid_thw = (1, H/16, W/16)`; 2×2
+patches are merged, so the `<|image_pad|>` tokens between `<|vision_start|>` and `<|vision_end|>` form an
+(H/32) × (W/32) raster grid, row-major — the same markers and packing as Qwen2.5-VL, one token per 32 px.
+
+DeepStack: the vision tower also emits features from intermediate blocks (`deepstack_visual_indexes`, three for the
+hub checkpoints); the one from the i-th listed block is ADDED to the hidden states at the visual positions after
+decoder layer i (layers 0, 1, 2 of 36). The keys and values of decoder layer l are computed from the hidden states
+entering it, so those of layers 1..len(deepstack) at the visual positions carry freshly injected vision features that
+the text tokens have not yet attended to. A relevance range that starts in those first layers therefore mixes in
+similarities to raw mid-level vision features; App. A.3's ranges (the last 25–60 % of the decoder, conf/model/
+qwen3vl.yaml: layers 18..36) are far past them and unaffected. The layer range is never clipped for this.
+`max_pixels` dominates high-resolution benchmark scores and is always set explicitly in config.
+"""
+
+from __future__ import annotations
+
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+from ..core.geometry import GridLayout
+from .base import HFAdapter, check_count, image_token_positions
+from .processors import Qwen3VLImageOnlyProcessor, align_with_model
+
+
+class Qwen3VLAdapter(HFAdapter):
+    family = "qwen3vl"
+    tiny_family = "qwen3vl"
+    processor_cls = Qwen3VLImageOnlyProcessor
+    multi_image = True
+    local_grid = False
+    base_resolution = 512  # 16×16 merged tokens of 32 px (Qwen2.5-VL's 448 is 16×16 tokens of 28 px)
+
+    def configure_processor(self, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
+        ip = self.processor.image_processor
+        vision = self.model.config.vision_config  # the model's patching decides the grid; the processor must agree
+        align_with_model(ip, "patch_size", vision.patch_size, self.path)
+        align_with_model(ip, "merge_size", vision.spatial_merge_size, self.path)
+        align_with_model(ip, "temporal_patch_size", vision.temporal_patch_size, self.path)
+        size = dict(ip.size)
+        if min_pixels:
+            size["shortest_edge"] = int(min_pixels)
+        if max_pixels:
+            size["longest_edge"] = int(max_pixels)
+        ip.size = size
+        self.min_pixels, self.max_pixels = size["shortest_edge"], size["longest_edge"]
+        self.factor = ip.patch_size * ip.merge_size
+        self.merge = ip.merge_size
+        self.deepstack_layers = len(vision.deepstack_visual_indexes)  # decoder layers 0.. that receive DeepStack
+
+    def vision_images(self, inputs) -> int:
+        """Images the vision tower encodes: one row of `image_grid_thw` each (pixel_values holds their patches)."""
+        grid = inputs.get("image_grid_thw")
+        return 0 if grid is None else len(grid)
+
+    def layout(self, image) -> GridLayout:
+        w, h = image.size
+        rh, rw = smart_resize(h, w, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+        return GridLayout(rh // self.factor, rw // self.factor, (0.0, 0.0, float(w), float(h)), (w, h))
+
+    def visual_grid_positions(self, input_ids, inputs, image):
+        layout = self.layout(image)
+        t, gh, gw = (int(v) for v in inputs["image_grid_thw"][0])
+        check_count(t * (gh // self.merge) * (gw // self.merge), layout.rows * layout.cols, "Qwen3-VL merged grid")
+        positions = image_token_positions(input_ids, self.image_token_id)
+        check_count(len(positions), layout.rows * layout.cols, "Qwen3-VL merged grid")
+        return positions, layout
