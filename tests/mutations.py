@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TQ = "tests/test_qwen3vl_ov15.py"  # the Qwen3-VL / LLaVA-OneVision-1.5 tests
 COPIED = ("focus", "tests", "conf", "experiments", "benchmarks", "pyproject.toml")
 
 
@@ -199,6 +200,43 @@ MUTATIONS = [
              "        with self.cost.model_call(inputs[\"input_ids\"].numel(), self.vision_images(inputs)):",
              "        with self.cost.model_call(inputs[\"input_ids\"].shape[-1], self.vision_images(inputs)):",
              ("tests/test_cost.py", "-k", "metered"), "prefill tokens of a batch counted for one row"),
+    # --- Qwen3-VL and LLaVA-OneVision-1.5 geometry (tests/test_qwen3vl_ov15.py)
+    Mutation("qwen3vl_positions_shifted", "focus/models/qwen3vl.py",
+             "        positions = image_token_positions(input_ids, self.image_token_id)",
+             "        positions = image_token_positions(input_ids, self.image_token_id) + 1",
+             (TQ, "-k", "qwen3vl and (pixels or markers)"), "Qwen3-VL visual token positions shifted by one"),
+    Mutation("qwen3vl_layout_transposed", "focus/models/qwen3vl.py",
+             "        return GridLayout(rh // self.factor, rw // self.factor, (0.0, 0.0, float(w), float(h)), (w, h))",
+             "        return GridLayout(rw // self.factor, rh // self.factor, (0.0, 0.0, float(w), float(h)), (w, h))",
+             (TQ, "-k", "qwen3vl and (pixels or markers)"), "Qwen3-VL grid rows/cols swapped"),
+    Mutation("qwen3vl_assumes_28px_tokens", "focus/models/qwen3vl.py",
+             "        self.factor = ip.patch_size * ip.merge_size",
+             "        self.factor = 28",
+             (TQ, "-k", "qwen3vl and (pixels or markers)"), "Qwen3-VL laid out with Qwen2.5-VL's 28-px tokens"),
+    Mutation("qwen3vl_patch_not_aligned", "focus/models/qwen3vl.py",
+             "        align_with_model(ip, \"patch_size\", vision.patch_size, self.path)",
+             "        pass",
+             (TQ, "-k", "qwen3vl and agree"), "Qwen3-VL processor patch size not made to agree with the model's"),
+    Mutation("ov15_positions_shifted", "focus/models/llava_ov15.py",
+             "        positions = image_token_positions(input_ids, self.image_token_id)",
+             "        positions = image_token_positions(input_ids, self.image_token_id) + 1",
+             (TQ, "-k", "llava_ov15 and (pixels or markers)"), "OneVision-1.5 visual token positions shifted by one"),
+    Mutation("ov15_layout_transposed", "focus/models/llava_ov15.py",
+             "        return GridLayout(rh // self.factor, rw // self.factor, (0.0, 0.0, float(w), float(h)), (w, h))",
+             "        return GridLayout(rw // self.factor, rh // self.factor, (0.0, 0.0, float(w), float(h)), (w, h))",
+             (TQ, "-k", "llava_ov15 and (pixels or markers)"), "OneVision-1.5 grid rows/cols swapped"),
+    Mutation("ov15_assumes_32px_tokens", "focus/models/llava_ov15.py",
+             "        self.factor = ip.patch_size * ip.merge_size",
+             "        self.factor = 32",
+             (TQ, "-k", "llava_ov15 and (pixels or markers)"), "OneVision-1.5 laid out with Qwen3-VL's 32-px tokens"),
+    Mutation("ov15_two_frame_patches", "focus/models/llava_ov15.py",
+             "        align_with_model(ip, \"temporal_patch_size\", getattr(vision, \"temporal_patch_size\", 1), self.path)",
+             "        align_with_model(ip, \"temporal_patch_size\", getattr(vision, \"temporal_patch_size\", 2), self.path)",
+             (TQ, "-k", "llava_ov15 and agree"), "OneVision-1.5 patches given Qwen2-VL's 2 frames (its embedding is 2-D)"),
+    Mutation("cache_as_past_key_values", "focus/models/base.py",
+             "            self._forward(inputs, cache=cache, use_cache=True, logits_to_keep=1)",
+             "            self._forward(inputs, past_key_values=cache, use_cache=True, logits_to_keep=1)",
+             (TQ, "-k", "current_argument"), "the decoder cache passed as the deprecated past_key_values="),
 ]
 
 

@@ -231,3 +231,32 @@ def test_every_method_answers_one_sample(adapter_factory, family, method):
         assert rec["rois"] and all(0 <= r["box"][0] < r["box"][2] <= image.width and
                                    0 <= r["box"][1] < r["box"][3] <= image.height
                                    for rois in rec["rois"].values() for r in rois)
+
+
+@pytest.mark.parametrize("family", [*FAMILIES, "qwen25vl"])
+def test_the_cache_goes_in_the_current_argument(adapter_factory, family):
+    """The relevance passes (full and shared-prefix) hand the decoder cache over as transformers 5.x's `cache=`:
+    no deprecation warning (`past_key_values=` warns on every call and is removed in 5.40)."""
+    import warnings
+
+    adapter = adapter_factory(family)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adapter.relevance_passes(cost.picture(), contract.PROMPT, ["red car", "cat"], n_layers=2)
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "deprecat" in m.lower() or "past_key_values" in m], messages
+
+
+@pytest.mark.parametrize("model,hub_id", [("qwen3vl", "Qwen/Qwen3-VL-8B-Instruct"),
+                                          ("llava_ov15", "lmms-lab/LLaVA-OneVision-1.5-8B-Instruct")])
+def test_the_hub_models_offline_fail_in_one_line_naming_the_download(model, hub_id):
+    """Offline and not in the cache: the config check (before any weights load) says how to get the weights."""
+    from focus import FocusError
+    from focus.harness.validate import check_config
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[*TEST_DEFAULTS, f"model={model}"])
+    with pytest.raises(FocusError) as info:
+        check_config(cfg)
+    message = str(info.value)
+    assert "\n" not in message and f"hf download {hub_id}" in message, message

@@ -4,8 +4,9 @@ An adapter is the only code that knows a model family. It builds prompts with th
 encodes images and text, runs the relevance passes (the image prefix shared across targets, stopped after the last
 layer needed; README "Cost per question") and hands back per-layer features with the visual-token grid and
 its `GridLayout`, computes batched yes/no logits (left padding), generates, and scores options. Family files
-(`llava15.py`, `llava_ov.py`, `qwen25vl.py`) implement only the token geometry (`layout`, `visual_grid_positions`)
-and their processor settings.
+(`llava15.py`, `llava_ov.py`, `qwen25vl.py`, `qwen3vl.py`, `llava_ov15.py`) implement only the token geometry
+(`layout`, `visual_grid_positions`) and their processor settings. The decoder cache goes to the model as `cache=`
+(transformers 5.x; `past_key_values=` is deprecated and removed in 5.40).
 """
 
 from __future__ import annotations

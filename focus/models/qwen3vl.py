@@ -9,10 +9,12 @@ patches are merged, so the `<|image_pad|>` tokens between `<|vision_start|>` and
 DeepStack: the vision tower also emits features from intermediate blocks (`deepstack_visual_indexes`, three for the
 hub checkpoints); the one from the i-th listed block is ADDED to the hidden states at the visual positions after
 decoder layer i (layers 0, 1, 2 of 36). The keys and values of decoder layer l are computed from the hidden states
-entering it, so those of layers 1..len(deepstack) at the visual positions carry freshly injected vision features that
-the text tokens have not yet attended to. A relevance range that starts in those first layers therefore mixes in
-similarities to raw mid-level vision features; App. A.3's ranges (the last 25–60 % of the decoder, conf/model/
-qwen3vl.yaml: layers 18..36) are far past them and unaffected. The layer range is never clipped for this.
+entering it, so the values of layer 0 hold only the merger's tokens, and those of layers 1..3 at the visual positions
+each hold a fresh addition of mid-level vision features that no attention has mixed with the rest of the prompt
+yet. A relevance range that starts in those first layers therefore measures the target against partly raw vision
+features rather than the contextualised visual tokens the relevance map relies on (Sec. 3.2); App. A.3's ranges
+(the last 25–60 % of the decoder; conf/model/qwen3vl.yaml: layers 18..36) are far past them. The layer range is
+never clipped for this: a user who asks for [0, 4) gets it.
 `max_pixels` dominates high-resolution benchmark scores and is always set explicitly in config.
 """
 
