@@ -237,6 +237,11 @@ MUTATIONS = [
              "            self._forward(inputs, cache=cache, use_cache=True, logits_to_keep=1)",
              "            self._forward(inputs, past_key_values=cache, use_cache=True, logits_to_keep=1)",
              (TQ, "-k", "current_argument"), "the decoder cache passed as the deprecated past_key_values="),
+    Mutation("remote_code_reported_as_missing", "focus/core/hub.py",
+             "    if \"custom code\" in text or \"does not recognize this architecture\" in text:",
+             "    if False:",
+             (TQ, "-k", "without_a_transformers_class"),
+             "a checkpoint needing its own code reported as not in the cache"),
 ]
 
 

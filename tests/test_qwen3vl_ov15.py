@@ -260,3 +260,26 @@ def test_the_hub_models_offline_fail_in_one_line_naming_the_download(model, hub_
         check_config(cfg)
     message = str(info.value)
     assert "\n" not in message and f"hf download {hub_id}" in message, message
+
+
+@pytest.mark.parametrize("config", [
+    {"model_type": "llavaonevision1_5", "architectures": ["LLaVAOneVision1_5_ForConditionalGeneration"],
+     "auto_map": {"AutoConfig": "configuration_llavaonevision1_5.Llavaonevision1_5Config"}},  # ships its own code
+    {"model_type": "llavaonevision1_5"},  # a model type this transformers does not know
+])
+def test_a_checkpoint_without_a_transformers_class_is_refused_in_one_line(tmp_path, config):
+    """A local checkpoint folder whose config.json needs the repository's own code (as the original
+    LLaVA-OneVision-1.5 release) is refused before any weights load, saying so — never "not in the cache", and never
+    transformers' terminal prompt asking whether to run the code."""
+    import json
+
+    from focus import FocusError
+    from focus.harness.validate import check_config
+
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[*TEST_DEFAULTS, "model=llava_ov15", f"model.path={tmp_path}"])
+    with pytest.raises(FocusError) as info:
+        check_config(cfg)
+    message = str(info.value)
+    assert "\n" not in message and "has no class for" in message and "not in the Hugging Face cache" not in message

@@ -82,6 +82,21 @@ def unavailable(path: str) -> str:
             f"cache, or set model.path=/path/to/local/folder")
 
 
+def load_failure(path: str, exc: Exception) -> str:
+    """The one line for a checkpoint that could not be loaded: not there (`unavailable`), or there but of a model
+    type this transformers has no class for (a repository that ships its own modelling code, which focus never runs:
+    transformers would otherwise ask on the terminal whether to run it)."""
+    text = str(exc)
+    if "custom code" in text or "does not recognize this architecture" in text:
+        import transformers
+
+        return (f"cannot load model {path!r}: its config.json names a model type that transformers "
+                f"{transformers.__version__} has no class for (the repository ships its own code, which focus does "
+                f"not run); use a checkpoint converted to the transformers class of its family (see the comments of "
+                f"conf/model/<family>.yaml) or a transformers version that has it")
+    return unavailable(path)
+
+
 def model_config(path: str):
     """The transformers config of a checkpoint (config.json only, no weights): a local folder, or a hub id probed
     once (`check_hub`) and then read from the hub or the local cache."""
@@ -90,6 +105,6 @@ def model_config(path: str):
     if not is_local(path):
         check_hub(path, "model")
     try:
-        return AutoConfig.from_pretrained(path)
-    except (OSError, ValueError) as exc:  # not cached / offline / not a checkpoint folder
-        raise FocusError(unavailable(path)) from exc
+        return AutoConfig.from_pretrained(path, trust_remote_code=False)
+    except (OSError, ValueError) as exc:  # not cached / offline / not a checkpoint folder / not a native class
+        raise FocusError(load_failure(path, exc)) from exc

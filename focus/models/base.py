@@ -22,7 +22,7 @@ from PIL import Image
 from .. import FocusError
 from ..core.cost import CostMeter
 from ..core.geometry import GridLayout
-from ..core.hub import unavailable
+from ..core.hub import load_failure
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +119,9 @@ class HFAdapter(VisionLanguageAdapter):
         try:
             self.processor = self.processor_cls.from_pretrained(path)
             self.model = AutoModelForImageTextToText.from_pretrained(
-                path, dtype=DTYPES[torch_dtype], attn_implementation=attn_implementation)
-        except (OSError, ValueError) as exc:  # not cached / offline / not a repo id nor a folder
-            raise FocusError(unavailable(path)) from exc
+                path, dtype=DTYPES[torch_dtype], attn_implementation=attn_implementation, trust_remote_code=False)
+        except (OSError, ValueError) as exc:  # not cached / offline / not a repo id nor a folder / not native
+            raise FocusError(load_failure(path, exc)) from exc
         self.model.to(self.device).eval()
         self.cost = CostMeter(torch.cuda.synchronize if self.device.startswith("cuda") else None)
         self.tokenizer = self.processor.tokenizer
