@@ -2,11 +2,13 @@
 section 5).
 
 Each tiny checkpoint is the REAL transformers class (LlavaForConditionalGeneration,
-LlavaOnevisionForConditionalGeneration, Qwen2_5_VLForConditionalGeneration) built from a tiny config with the real
-visual token geometry (CLIP 336/14 → 24×24, SigLIP 384/14 → 27×27 tiles with anyres_max_9, Qwen2.5-VL 14-px patches
-merged 2×2) but a few hundred thousand parameters, and a byte-level BPE tokenizer trained offline on a small corpus.
-The checkpoint is written with `save_pretrained` once, into a cache folder, and every later load goes through the
-same `from_pretrained` code path that loads `llava-hf/llava-1.5-7b-hf` and the other hub checkpoints.
+LlavaOnevisionForConditionalGeneration, Qwen2_5_VLForConditionalGeneration, Qwen3VLForConditionalGeneration,
+LlavaOnevision15ForConditionalGeneration) built from a tiny config with the real visual token geometry (CLIP 336/14
+→ 24×24, SigLIP 384/14 → 27×27 tiles with anyres_max_9, Qwen2.5-VL 14-px patches merged 2×2, Qwen3-VL 16-px patches
+merged 2×2 with DeepStack, RiceViT 14-px patches merged 2×2) but a few hundred thousand parameters, and a byte-level
+BPE tokenizer trained offline on a small corpus. The checkpoint is written with `save_pretrained` once, into a cache
+folder, and every later load goes through the same `from_pretrained` code path that loads `llava-hf/llava-1.5-7b-hf`
+and the other hub checkpoints.
 """
 
 from __future__ import annotations
