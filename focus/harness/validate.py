@@ -86,6 +86,7 @@ SCHEMA: dict[str, Rule] = {
     "model.adapter.max_new_tokens": integer(1),
     "model.adapter.min_pixels": integer(1),
     "model.adapter.max_pixels": integer(1),
+    "model.adapter.max_patches": integer(1, optional=True),
     "targets.with_image": BOOLEAN,
     "targets.max_new_tokens": integer(1),
     "relevance.layer_depth_ref": integer(1, optional=True),

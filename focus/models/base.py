@@ -139,6 +139,11 @@ class HFAdapter(VisionLanguageAdapter):
     def visual_grid_positions(self, input_ids: torch.Tensor, inputs, image) -> tuple[torch.Tensor, GridLayout]:
         raise NotImplementedError
 
+    def expand_image(self, per_image: int) -> str:
+        """The text the processor puts in place of one image placeholder that becomes `per_image` image tokens
+        (InternVL wraps them in <img> ... </img>)."""
+        return self.image_token * per_image
+
     def vision_images(self, inputs) -> int:
         """Images the vision tower encodes for `inputs` (the `vision_images` cost field): one per image here."""
         pixel_values = inputs.get("pixel_values")
@@ -185,7 +190,7 @@ class HFAdapter(VisionLanguageAdapter):
         n_placeholders = prompt_text.count(self.image_token)
         per = n_img // n_placeholders if n_placeholders else 1
         before = prompt_text[:span[0]].count(self.image_token)
-        shift = before * (per - 1) * len(self.image_token)
+        shift = before * (len(self.expand_image(per)) - len(self.image_token))
         start, end = span[0] + shift, span[1] + shift
         enc = self._expanded_encoding(prompt_text, per, ids)
         positions = [i for i, (s, e) in enumerate(enc["offset_mapping"]) if e > s and s < end and e > start]
@@ -197,7 +202,7 @@ class HFAdapter(VisionLanguageAdapter):
         """The tokenizer's encoding (with offsets) of `prompt_text` with each image placeholder expanded to
         `per_image` copies, as the processor expands it. The processor's special-token setting is the one whose
         first tokens agree with `like_ids` (its ids for this prompt, or for one sharing its image prefix)."""
-        expanded = prompt_text.replace(self.image_token, self.image_token * per_image)
+        expanded = prompt_text.replace(self.image_token, self.expand_image(per_image))
         encodings = [self.tokenizer(expanded, return_offsets_mapping=True, add_special_tokens=add_special)
                      for add_special in (True, False)]
         for enc in encodings:

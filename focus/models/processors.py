@@ -1,4 +1,4 @@
-"""Image-only processors for LLaVA-OneVision and Qwen2.5-VL, and processor/model agreement (design section 5).
+"""Image-only processors for LLaVA-OneVision, Qwen2.5-VL and InternVL, and processor/model agreement (design section 5).
 
 The stock processors of both families declare a video processor, and transformers can only build that one with
 torchvision installed. CPU machines have no torchvision (its wheel needs CUDA torch), so these subclasses drop the
@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 
 from transformers import AutoProcessor
+from transformers.models.internvl.configuration_internvl import InternVLConfig
+from transformers.models.internvl.processing_internvl import InternVLProcessor
 from transformers.models.llava_onevision.configuration_llava_onevision import LlavaOnevisionConfig
 from transformers.models.llava_onevision.processing_llava_onevision import LlavaOnevisionProcessor
 from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLConfig
@@ -54,10 +56,19 @@ class Qwen2_5_VLImageOnlyProcessor(Qwen2_5_VLProcessor):
                          chat_template=chat_template)
 
 
+class InternVLImageOnlyProcessor(InternVLProcessor):
+    """`InternVLProcessor` without the video processor (no torchvision needed)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, image_seq_length: int = 256, chat_template=None):
+        super().__init__(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+                         image_seq_length=image_seq_length, chat_template=chat_template)
+
+
 def register_image_only_processors() -> None:
     """Make `AutoProcessor.from_pretrained` return the image-only subclasses for tiny checkpoints saved by us."""
     for config_cls, proc_cls in ((LlavaOnevisionConfig, LlavaOnevisionImageOnlyProcessor),
-                                 (Qwen2_5_VLConfig, Qwen2_5_VLImageOnlyProcessor)):
+                                 (Qwen2_5_VLConfig, Qwen2_5_VLImageOnlyProcessor),
+                                 (InternVLConfig, InternVLImageOnlyProcessor)):
         try:
             AutoProcessor.register(config_cls, proc_cls, exist_ok=True)
         except TypeError:  # older signature without exist_ok

@@ -1,4 +1,4 @@
-"""Tiny offline checkpoints of the three paper model families (design section 5).
+"""Tiny offline checkpoints of the three paper model families and InternVL (design section 5).
 
 Each tiny checkpoint is the REAL transformers class (LlavaForConditionalGeneration,
 LlavaOnevisionForConditionalGeneration, Qwen2_5_VLForConditionalGeneration) built from a tiny config with the real
@@ -41,6 +41,14 @@ QWEN_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
+INTERNVL_CHAT_TEMPLATE = (  # InternVL -HF checkpoints (Qwen LLM): <|im_start|> turns, one <IMG_CONTEXT> per image item
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<IMG_CONTEXT>\n"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+INTERNVL_TOKENS = ["<img>", "</img>", "<IMG_CONTEXT>"]  # added after training, so other families' ids stay as they were
+
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<image>", "<video>", "<|im_start|>", "<|im_end|>",
                   "<|endoftext|>", "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"]
 
@@ -75,10 +83,17 @@ def build_tokenizer(family: str):
     trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL_TOKENS, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(_corpus(), trainer=trainer)
+    if family == "internvl":
+        tok.add_special_tokens(INTERNVL_TOKENS)
     if family == "llava15":
         extra = {"image_token": "<image>"}
         kwargs = dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
         template = LLAVA15_CHAT_TEMPLATE
+    elif family == "internvl":
+        extra = {"start_image_token": "<img>", "end_image_token": "</img>", "context_image_token": "<IMG_CONTEXT>",
+                 "video_token": "<video>"}
+        kwargs = dict(eos_token="<|im_end|>", pad_token="<|endoftext|>")
+        template = INTERNVL_CHAT_TEMPLATE
     elif family == "llava_ov":
         extra = {"image_token": "<image>", "video_token": "<video>"}
         kwargs = dict(eos_token="<|im_end|>", pad_token="<|endoftext|>")
@@ -176,6 +191,33 @@ def _build_qwen25vl(tokenizer):
 
 
 _BUILDERS = {"llava15": _build_llava15, "llava_ov": _build_llava_ov, "qwen25vl": _build_qwen25vl}
+
+
+def _build_internvl(tokenizer):
+    """InternVL3.5 (`InternVLForConditionalGeneration`, Qwen3 LLM): 448-px tiles of 14-px patches, pixel shuffle 0.5
+    (16×16 tokens per tile), up to 12 tiles plus a thumbnail, as the -HF checkpoints' configs say."""
+    from transformers import InternVLConfig, InternVLForConditionalGeneration, Qwen3Config
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+    from transformers.models.internvl.configuration_internvl import InternVLVisionConfig
+
+    from .processors import InternVLImageOnlyProcessor
+
+    config = InternVLConfig(
+        vision_config=InternVLVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                           num_attention_heads=2, image_size=[448, 448], patch_size=[14, 14]),
+        text_config=Qwen3Config(head_dim=16, **_text_kwargs(tokenizer)),
+        image_token_id=tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>"), downsample_ratio=0.5,
+        vision_feature_layer=-1, vision_feature_select_strategy="default", tie_word_embeddings=False)
+    model = InternVLForConditionalGeneration(config)
+    image_processor = GotOcr2ImageProcessorPil(size={"height": 448, "width": 448}, crop_to_patches=True,
+                                               min_patches=1, max_patches=12)
+    processor = InternVLImageOnlyProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                           image_seq_length=256, chat_template=INTERNVL_CHAT_TEMPLATE)
+    return model, processor
+
+
+_BUILDERS["internvl"] = _build_internvl
+FAMILIES = (*FAMILIES, "internvl")
 
 
 def default_cache_dir() -> Path:
