@@ -32,11 +32,19 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 class FeaturePass:
     """What one relevance forward pass hands to `object_relevance`."""
 
-    features: list[torch.Tensor]  # per decoder layer run (all, or [0, n_layers)), [kv_heads, N, head_dim]
+    features: list  # per decoder layer run (all, or [0, n_layers)): [kv_heads, N, head_dim], or None for a layer
+    # whose cache holds no per-token features of the whole prompt (focus/models/cache_layers.py)
     target_positions: list[int]  # token indices of the target words (offset mapping, never id search)
     visual_positions: torch.Tensor  # [rows*cols] token indices of the grid, row-major
     layout: GridLayout
     input_ids: torch.Tensor  # [N]
+    layers: list[int] | None = None  # the decoder layers whose features were read (None: every entry of features)
+
+    def read_layers(self) -> list[int]:
+        """The decoder layers whose per-token features this pass holds."""
+        if self.layers is not None:
+            return list(self.layers)
+        return [i for i, f in enumerate(self.features) if f is not None]
 
 
 class VisionLanguageAdapter:
@@ -270,7 +278,7 @@ class HFAdapter(VisionLanguageAdapter):
             input_ids = torch.tensor(ids)
             feats = self._layer_features(cache, captured, capture, row, len(ids))
             passes.append(FeaturePass(feats, self.target_token_positions(text, span, input_ids),
-                                      first.visual_positions, first.layout, input_ids))
+                                      first.visual_positions, first.layout, input_ids, _read(feats)))
         return passes
 
     def _full_relevance_pass(self, image, text: str, span: tuple[int, int], capture: str, n_layers: int | None):
@@ -281,7 +289,7 @@ class HFAdapter(VisionLanguageAdapter):
         visual_positions, layout = self.visual_grid_positions(input_ids, inputs, image)
         cache, captured = self._run_layers(inputs, capture, n_layers)
         feats = self._layer_features(cache, captured, capture, 0, len(input_ids))
-        return (FeaturePass(feats, target_positions, visual_positions.cpu(), layout, input_ids.cpu()),
+        return (FeaturePass(feats, target_positions, visual_positions.cpu(), layout, input_ids.cpu(), _read(feats)),
                 cache, captured)
 
     def _run_layers(self, inputs, capture: str, n_layers: int | None, cache=None):
@@ -309,18 +317,21 @@ class HFAdapter(VisionLanguageAdapter):
 
     @staticmethod
     def _layer_features(cache, captured: list, capture: str, row: int, length: int) -> list[torch.Tensor]:
-        """Per computed decoder layer, `[kv_heads, length, head_dim]` of batch row `row`, as float32 on the CPU."""
-        computed = [layer for layer in cache.layers if layer.is_initialized]
+        """Per computed decoder layer, `[kv_heads, length, head_dim]` of batch row `row`, as float32 on the CPU; None
+        for a layer whose cache does not hold every token (a sliding window that dropped the first ones, a
+        linear-attention state): its features are not defined, and position t of a cropped cache is not token t."""
+        computed = [layer for layer in cache.layers if getattr(layer, "is_initialized", False)]
+        whole = [_holds_every_token(layer, length) for layer in computed]
         if capture == "values":
-            feats = [layer.values[row, :, :length] for layer in computed]  # [kv_heads, N, head_dim]
+            feats = [layer.values[row, :, :length] if ok else None for layer, ok in zip(computed, whole)]
         elif capture == "keys":
-            feats = [layer.keys[row, :, :length] for layer in computed]
+            feats = [layer.keys[row, :, :length] if ok else None for layer, ok in zip(computed, whole)]
         elif capture == "keys_norope":
             kv_heads, head_dim = computed[0].keys.shape[1], computed[0].keys.shape[3]
             feats = [k[row, :length].reshape(length, kv_heads, head_dim).transpose(0, 1) for k in captured]
         else:
             raise ValueError(f"unknown feature kind {capture!r}")
-        return [f.float().cpu() for f in feats]
+        return [None if f is None else f.float().cpu() for f in feats]
 
     def yes_no_logits(self, images: list, prompts: list[str]) -> torch.Tensor:
         """[B, 2] last-position logits of (Yes, No) for each (image, prompt), in ONE batched forward."""
@@ -458,6 +469,16 @@ def last_row_eager_attention(module, query, key, value, attention_mask, **kwargs
                 ~mask.bool(), torch.finfo(query.dtype).min)
     last_row, weights = family_eager(module, query[:, :, -1:], key, value, mask, **kwargs)
     return torch.cat([every_row[:, :-1], last_row], dim=1), weights
+
+
+def _holds_every_token(layer, length: int) -> bool:
+    """A cache layer holds per-token keys/values of all `length` tokens (not a window, not a recurrent state)."""
+    values = getattr(layer, "values", None)
+    return isinstance(values, torch.Tensor) and values.dim() == 4 and values.shape[-2] >= length
+
+
+def _read(feats: list) -> list[int]:
+    return [i for i, f in enumerate(feats) if f is not None]
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
