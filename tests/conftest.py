@@ -32,10 +32,14 @@ def adapter_factory(tiny_cache):
     from focus.models.qwen25vl import Qwen25VLAdapter
 
     classes = {"llava15": Llava15Adapter, "llava_ov": LlavaOnevisionAdapter, "qwen25vl": Qwen25VLAdapter}
+    from focus.models.internvl import InternVLAdapter
+    classes["internvl"] = InternVLAdapter
+    extra = {"internvl": {"max_patches": 4}}  # as conf/model/tiny_internvl.yaml: at most 4 tiles + thumbnail
 
     def make(family):
         if family not in _ADAPTERS:
             kwargs = {"max_pixels": 1024 * 28 * 28} if family == "qwen25vl" else {}
+            kwargs.update(extra.get(family, {}))
             _ADAPTERS[family] = classes[family](tiny=True, tiny_cache_dir=tiny_cache, device="cpu", **kwargs)
         return _ADAPTERS[family]
 

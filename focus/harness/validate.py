@@ -125,8 +125,8 @@ SCHEMA: dict[str, Rule] = {
     "method.batch_size": integer(1),
     "method.max_nodes_in_record": integer(0),
     "method.bias_value": number(0, 1),
-    "method.upper": number(0, 1),
-    "method.lower": number(0, 1),
+    "method.upper": number(-1, 1),           # ZoomEye confidences lie in [-1, 1] (InternVL: lower -0.2)
+    "method.lower": number(-1, 1),
     "method.visual_cue_threshold": number(0, 1),
     "method.patch_scale": number(1, optional=True),
     "method.high_res": BOOLEAN,
