@@ -249,6 +249,10 @@ MUTATIONS = [
              "        check_value_layers(text_config, layers, cfg.model.adapter.get(\"path\") or cfg.model.get(\"name\"))",
              "        pass",
              ("tests/test_cache_layers.py", "-k", "refused"), "the run is not refused before weights load"),
+    Mutation("keys_norope_before_k_norm", "focus/models/base.py",
+             "                key_module = getattr(layer.self_attn, \"k_norm\", None) or layer.self_attn.k_proj",
+             "                key_module = layer.self_attn.k_proj",
+             ("tests/test_internvl.py", "-k", "k_norm"), "Qwen3 LLMs: pre-RoPE keys read before their k_norm"),
 ]
 
 

@@ -148,3 +148,30 @@ def test_missing_checkpoint_is_one_line_saying_how_to_get_it():
     with pytest.raises(FocusError) as err:
         InternVLAdapter(path="OpenGVLab/InternVL3_5-8B-HF", device="cpu")
     assert "\n" not in str(err.value) and "hf download OpenGVLab/InternVL3_5-8B-HF" in str(err.value)
+
+
+def test_features_are_values_and_pre_rope_keys_after_k_norm(adapter):
+    """Qwen3 LLM: `values` = v_proj outputs; `keys_norope` = the keys as RoPE receives them, i.e. after the per-head
+    k_norm (not the raw k_proj output); the shared-prefix passes give the same pre-RoPE keys."""
+    image = picture()
+    outputs = {"v_proj": [], "k_norm": [], "k_proj": []}
+    handles = [getattr(layer.self_attn, name).register_forward_hook(
+        lambda _m, _i, out, name=name: outputs[name].append(out[0].detach().float()))
+        for layer in adapter.model.model.language_model.layers for name in outputs]
+    try:
+        values = adapter.relevance_pass(image, PROMPT, "red car", capture="values")
+        keys = adapter.relevance_pass(image, PROMPT, "red car", capture="keys_norope")
+    finally:
+        for h in handles:
+            h.remove()
+    n, layers = len(values.input_ids), adapter.num_layers
+    for i in range(layers):
+        kv_heads, _, head_dim = values.features[i].shape
+        torch.testing.assert_close(values.features[i], outputs["v_proj"][i].reshape(n, kv_heads, head_dim).transpose(0, 1))
+        torch.testing.assert_close(keys.features[i], outputs["k_norm"][layers + i].transpose(0, 1))
+        assert (keys.features[i] - outputs["k_proj"][layers + i].reshape(n, kv_heads, head_dim).transpose(0, 1)).abs().max() > 1e-3
+    separate = adapter.relevance_passes(image, PROMPT, TARGETS, capture="keys_norope", reuse_prefix=False)
+    shared = adapter.relevance_passes(image, PROMPT, TARGETS, capture="keys_norope", reuse_prefix=True)
+    for a, b in zip(separate, shared):
+        for fa, fb in zip(a.features, b.features):
+            torch.testing.assert_close(fa, fb, atol=1e-5, rtol=1e-5)

@@ -294,16 +294,17 @@ class HFAdapter(VisionLanguageAdapter):
 
     def _run_layers(self, inputs, capture: str, n_layers: int | None, cache=None):
         """Forward `inputs` (after `cache`, if given) through decoder layers [0, n_layers) (None: the whole model).
-        Returns the cache and, for `keys_norope`, the k_proj output of each layer run ([batch, S, kv_heads·D])."""
+        Returns the cache and, for `keys_norope`, the pre-RoPE keys of each layer run ([batch, S, kv_heads·D])."""
         from transformers import DynamicCache
 
         cache = cache if cache is not None else DynamicCache(config=self.model.config)
         layers = self.model.model.language_model.layers[:n_layers]
         hooks, captured = [], []
-        if capture == "keys_norope":  # keys before RoPE: the k_proj output (the cache holds post-RoPE keys)
-            for layer in layers:
-                hooks.append(layer.self_attn.k_proj.register_forward_hook(
-                    lambda _m, _i, out: captured.append(out.detach())))
+        if capture == "keys_norope":  # keys before RoPE: the k_proj output, after the per-head k_norm where the
+            for layer in layers:       # family has one (Qwen3 LLMs); the cache holds post-RoPE keys
+                key_module = getattr(layer.self_attn, "k_norm", None) or layer.self_attn.k_proj
+                hooks.append(key_module.register_forward_hook(
+                    lambda _m, _i, out: captured.append(out.detach().flatten(2))))  # [batch, S, kv_heads·D]
         if n_layers is not None:
             hooks.append(layers[-1].register_forward_hook(_stop_forward))
         try:
