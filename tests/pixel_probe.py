@@ -59,12 +59,12 @@ def identity_vision_copy(model):
     model = copy.deepcopy(model)
     replaced = 0
     for name, module in list(model.named_modules()):
-        layer = re.search(r"(encoder\.layers|blocks)\.\d+$", name)
+        layer = re.search(r"(encoder\.layers?|blocks)\.\d+$", name)  # InternVL: encoder.layer.N
         if not layer:
             continue
-        for attn_name in ("self_attn", "attn"):
+        for attn_name in ("self_attn", "attn", "attention"):
             if isinstance(getattr(module, attn_name, None), torch.nn.Module):
-                setattr(module, attn_name, _NoMixing(returns_weights=attn_name == "self_attn"))
+                setattr(module, attn_name, _NoMixing(returns_weights=attn_name != "attn"))
                 replaced += 1
         for out_name in ("fc2", "down_proj"):
             out = getattr(getattr(module, "mlp", None), out_name, None)
@@ -116,6 +116,7 @@ class Probe:
     resized_px_per_unit: int  # resized pixels per source unit of the token grid (a patch; Qwen: a merged 2×2)
     tile_slack: float  # resized px the uniform layout may be off (OneVision: 384 - 27·14 at the end of a tile)
     base_tokens: int  # leading image tokens that are not the grid (OneVision's base view)
+    thumbnail_tokens: int = 0  # trailing image tokens that are not the grid when an image has several tiles (InternVL)
 
 
 def make_probe(adapter) -> Probe:
@@ -123,6 +124,10 @@ def make_probe(adapter) -> Probe:
     model = identity_vision_copy(adapter.model)
     if adapter.family == "qwen25vl":
         return Probe(adapter, model, vision.patch_size * vision.spatial_merge_size, 0.0, 0)
+    if adapter.family == "internvl":  # a token is 2×2 patches after pixel shuffle; the thumbnail follows the tiles
+        patch = vision.patch_size[0] if isinstance(vision.patch_size, (list, tuple)) else vision.patch_size
+        merged = int(round(patch / adapter.model.config.downsample_ratio))
+        return Probe(adapter, model, merged, 0.0, 0, adapter.processor.image_seq_length)
     if adapter.family == "llava_ov":
         return Probe(adapter, model, vision.patch_size, float(vision.image_size % vision.patch_size),
                      adapter.processor.num_image_tokens)
@@ -224,6 +229,8 @@ def check_size(probe: Probe, w: int, h: int, loose: bool = False) -> bool:
 
     image_positions = torch.nonzero(input_ids == adapter.image_token_id).reshape(-1).tolist()
     outside_grid = set(image_positions[:probe.base_tokens])  # OneVision's base view changes too; not the grid
+    if probe.thumbnail_tokens and len(inputs["pixel_values"]) > 2:  # InternVL: tiles of each of the two images
+        outside_grid |= set(image_positions[len(image_positions) - probe.thumbnail_tokens:])
     assert changed - set(positions) <= outside_grid, (w, h, sorted(changed - set(positions))[:10])
     changed_grid = changed & set(positions)
     must_pos = {positions[r * layout.cols + c] for r, c in must}

@@ -86,6 +86,7 @@ SCHEMA: dict[str, Rule] = {
     "model.adapter.max_new_tokens": integer(1),
     "model.adapter.min_pixels": integer(1),
     "model.adapter.max_pixels": integer(1),
+    "model.adapter.max_patches": integer(1, optional=True),
     "targets.with_image": BOOLEAN,
     "targets.max_new_tokens": integer(1),
     "relevance.layer_depth_ref": integer(1, optional=True),
@@ -124,8 +125,8 @@ SCHEMA: dict[str, Rule] = {
     "method.batch_size": integer(1),
     "method.max_nodes_in_record": integer(0),
     "method.bias_value": number(0, 1),
-    "method.upper": number(0, 1),
-    "method.lower": number(0, 1),
+    "method.upper": number(-1, 1),           # ZoomEye confidences lie in [-1, 1] (InternVL: lower -0.2)
+    "method.lower": number(-1, 1),
     "method.visual_cue_threshold": number(0, 1),
     "method.patch_scale": number(1, optional=True),
     "method.high_res": BOOLEAN,
@@ -205,14 +206,24 @@ def check_device(device: str) -> None:
 
 def model_depth(adapter_cfg) -> int:
     """Decoder layers of the configured checkpoint, from its config.json (no weights are read)."""
+    text_config = checkpoint_text_config(adapter_cfg)
+    if text_config is None:
+        from ..models.tiny import TEXT_LAYERS
+        return TEXT_LAYERS  # a tiny checkpoint not built yet: it will be built with this depth
+    return text_config.num_hidden_layers
+
+
+def checkpoint_text_config(adapter_cfg):
+    """The decoder's config of the configured checkpoint, from its config.json (no weights are read); None for a
+    tiny checkpoint not built yet."""
     from hydra.utils import get_class
 
     if adapter_cfg.get("tiny"):
-        from ..models.tiny import TEXT_LAYERS, tiny_checkpoint_dir
+        from ..models.tiny import tiny_checkpoint_dir
 
         folder = tiny_checkpoint_dir(get_class(adapter_cfg._target_).tiny_family, adapter_cfg.get("tiny_cache_dir"))
         if not (folder / "config.json").exists():
-            return TEXT_LAYERS  # not built yet: it will be built with this depth
+            return None
         path = str(folder)
     else:
         path = adapter_cfg.get("path")
@@ -221,7 +232,7 @@ def model_depth(adapter_cfg) -> int:
     from ..core.hub import model_config
 
     config = model_config(path)
-    return getattr(config, "text_config", config).num_hidden_layers
+    return getattr(config, "text_config", config)
 
 
 def check_config(cfg) -> None:
@@ -231,6 +242,19 @@ def check_config(cfg) -> None:
     depth = model_depth(cfg.model.adapter)
     if "relevance" in cfg:
         try:
-            layer_range(list(cfg.relevance.layers), depth, cfg.relevance.get("layer_depth_ref"))
+            layers = layer_range(list(cfg.relevance.layers), depth, cfg.relevance.get("layer_depth_ref"))
         except ValueError as exc:
             raise FocusError(str(exc)) from None
+        check_relevance_cache(cfg, layers)
+
+
+def check_relevance_cache(cfg, layers: list[int]) -> None:
+    """Relevance layers must keep per-token values of the whole prompt (no sliding-window, linear-attention or
+    K/V-sharing layer), read from the checkpoint's config alone (focus.models.cache_layers)."""
+    if cfg.relevance.get("features", "values") == "random":
+        return
+    text_config = checkpoint_text_config(cfg.model.adapter)
+    if text_config is not None:
+        from ..models.cache_layers import check_value_layers
+
+        check_value_layers(text_config, layers, cfg.model.adapter.get("path") or cfg.model.get("name"))

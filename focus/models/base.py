@@ -33,11 +33,19 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 class FeaturePass:
     """What one relevance forward pass hands to `object_relevance`."""
 
-    features: list[torch.Tensor]  # per decoder layer run (all, or [0, n_layers)), [kv_heads, N, head_dim]
+    features: list  # per decoder layer run (all, or [0, n_layers)): [kv_heads, N, head_dim], or None for a layer
+    # whose cache holds no per-token features of the whole prompt (focus/models/cache_layers.py)
     target_positions: list[int]  # token indices of the target words (offset mapping, never id search)
     visual_positions: torch.Tensor  # [rows*cols] token indices of the grid, row-major
     layout: GridLayout
     input_ids: torch.Tensor  # [N]
+    layers: list[int] | None = None  # the decoder layers whose features were read (None: every entry of features)
+
+    def read_layers(self) -> list[int]:
+        """The decoder layers whose per-token features this pass holds."""
+        if self.layers is not None:
+            return list(self.layers)
+        return [i for i, f in enumerate(self.features) if f is not None]
 
 
 class VisionLanguageAdapter:
@@ -140,6 +148,11 @@ class HFAdapter(VisionLanguageAdapter):
     def visual_grid_positions(self, input_ids: torch.Tensor, inputs, image) -> tuple[torch.Tensor, GridLayout]:
         raise NotImplementedError
 
+    def expand_image(self, per_image: int) -> str:
+        """The text the processor puts in place of one image placeholder that becomes `per_image` image tokens
+        (InternVL wraps them in <img> ... </img>)."""
+        return self.image_token * per_image
+
     def vision_images(self, inputs) -> int:
         """Images the vision tower encodes for `inputs` (the `vision_images` cost field): one per image here."""
         pixel_values = inputs.get("pixel_values")
@@ -186,7 +199,7 @@ class HFAdapter(VisionLanguageAdapter):
         n_placeholders = prompt_text.count(self.image_token)
         per = n_img // n_placeholders if n_placeholders else 1
         before = prompt_text[:span[0]].count(self.image_token)
-        shift = before * (per - 1) * len(self.image_token)
+        shift = before * (len(self.expand_image(per)) - len(self.image_token))
         start, end = span[0] + shift, span[1] + shift
         enc = self._expanded_encoding(prompt_text, per, ids)
         positions = [i for i, (s, e) in enumerate(enc["offset_mapping"]) if e > s and s < end and e > start]
@@ -198,7 +211,7 @@ class HFAdapter(VisionLanguageAdapter):
         """The tokenizer's encoding (with offsets) of `prompt_text` with each image placeholder expanded to
         `per_image` copies, as the processor expands it. The processor's special-token setting is the one whose
         first tokens agree with `like_ids` (its ids for this prompt, or for one sharing its image prefix)."""
-        expanded = prompt_text.replace(self.image_token, self.image_token * per_image)
+        expanded = prompt_text.replace(self.image_token, self.expand_image(per_image))
         encodings = [self.tokenizer(expanded, return_offsets_mapping=True, add_special_tokens=add_special)
                      for add_special in (True, False)]
         for enc in encodings:
@@ -266,7 +279,7 @@ class HFAdapter(VisionLanguageAdapter):
             input_ids = torch.tensor(ids)
             feats = self._layer_features(cache, captured, capture, row, len(ids))
             passes.append(FeaturePass(feats, self.target_token_positions(text, span, input_ids),
-                                      first.visual_positions, first.layout, input_ids))
+                                      first.visual_positions, first.layout, input_ids, _read(feats)))
         return passes
 
     def _full_relevance_pass(self, image, text: str, span: tuple[int, int], capture: str, n_layers: int | None):
@@ -277,21 +290,22 @@ class HFAdapter(VisionLanguageAdapter):
         visual_positions, layout = self.visual_grid_positions(input_ids, inputs, image)
         cache, captured = self._run_layers(inputs, capture, n_layers)
         feats = self._layer_features(cache, captured, capture, 0, len(input_ids))
-        return (FeaturePass(feats, target_positions, visual_positions.cpu(), layout, input_ids.cpu()),
+        return (FeaturePass(feats, target_positions, visual_positions.cpu(), layout, input_ids.cpu(), _read(feats)),
                 cache, captured)
 
     def _run_layers(self, inputs, capture: str, n_layers: int | None, cache=None):
         """Forward `inputs` (after `cache`, if given) through decoder layers [0, n_layers) (None: the whole model).
-        Returns the cache and, for `keys_norope`, the k_proj output of each layer run ([batch, S, kv_heads·D])."""
+        Returns the cache and, for `keys_norope`, the pre-RoPE keys of each layer run ([batch, S, kv_heads·D])."""
         from transformers import DynamicCache
 
         cache = cache if cache is not None else DynamicCache(config=self.model.config)
         layers = self.model.model.language_model.layers[:n_layers]
         hooks, captured = [], []
-        if capture == "keys_norope":  # keys before RoPE: the k_proj output (the cache holds post-RoPE keys)
-            for layer in layers:
-                hooks.append(layer.self_attn.k_proj.register_forward_hook(
-                    lambda _m, _i, out: captured.append(out.detach())))
+        if capture == "keys_norope":  # keys before RoPE: the k_proj output, after the per-head k_norm where the
+            for layer in layers:       # family has one (Qwen3 LLMs); the cache holds post-RoPE keys
+                key_module = getattr(layer.self_attn, "k_norm", None) or layer.self_attn.k_proj
+                hooks.append(key_module.register_forward_hook(
+                    lambda _m, _i, out: captured.append(out.detach().flatten(2))))  # [batch, S, kv_heads·D]
         if n_layers is not None:
             hooks.append(layers[-1].register_forward_hook(_stop_forward))
         try:
@@ -305,18 +319,21 @@ class HFAdapter(VisionLanguageAdapter):
 
     @staticmethod
     def _layer_features(cache, captured: list, capture: str, row: int, length: int) -> list[torch.Tensor]:
-        """Per computed decoder layer, `[kv_heads, length, head_dim]` of batch row `row`, as float32 on the CPU."""
-        computed = [layer for layer in cache.layers if layer.is_initialized]
+        """Per computed decoder layer, `[kv_heads, length, head_dim]` of batch row `row`, as float32 on the CPU; None
+        for a layer whose cache does not hold every token (a sliding window that dropped the first ones, a
+        linear-attention state): its features are not defined, and position t of a cropped cache is not token t."""
+        computed = [layer for layer in cache.layers if getattr(layer, "is_initialized", False)]
+        whole = [_holds_every_token(layer, length) for layer in computed]
         if capture == "values":
-            feats = [layer.values[row, :, :length] for layer in computed]  # [kv_heads, N, head_dim]
+            feats = [layer.values[row, :, :length] if ok else None for layer, ok in zip(computed, whole)]
         elif capture == "keys":
-            feats = [layer.keys[row, :, :length] for layer in computed]
+            feats = [layer.keys[row, :, :length] if ok else None for layer, ok in zip(computed, whole)]
         elif capture == "keys_norope":
             kv_heads, head_dim = computed[0].keys.shape[1], computed[0].keys.shape[3]
             feats = [k[row, :length].reshape(length, kv_heads, head_dim).transpose(0, 1) for k in captured]
         else:
             raise ValueError(f"unknown feature kind {capture!r}")
-        return [f.float().cpu() for f in feats]
+        return [None if f is None else f.float().cpu() for f in feats]
 
     def yes_no_logits(self, images: list, prompts: list[str]) -> torch.Tensor:
         """[B, 2] last-position logits of (Yes, No) for each (image, prompt), in ONE batched forward."""
@@ -454,6 +471,16 @@ def last_row_eager_attention(module, query, key, value, attention_mask, **kwargs
                 ~mask.bool(), torch.finfo(query.dtype).min)
     last_row, weights = family_eager(module, query[:, :, -1:], key, value, mask, **kwargs)
     return torch.cat([every_row[:, :-1], last_row], dim=1), weights
+
+
+def _holds_every_token(layer, length: int) -> bool:
+    """A cache layer holds per-token keys/values of all `length` tokens (not a window, not a recurrent state)."""
+    values = getattr(layer, "values", None)
+    return isinstance(values, torch.Tensor) and values.dim() == 4 and values.shape[-2] >= length
+
+
+def _read(feats: list) -> list[int]:
+    return [i for i, f in enumerate(feats) if f is not None]
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -1,5 +1,5 @@
-"""Image-only processors for LLaVA-OneVision, Qwen2.5-VL, Qwen3-VL and LLaVA-OneVision-1.5, and processor/model
-agreement (design section 5).
+"""Image-only processors for LLaVA-OneVision, Qwen2.5-VL, Qwen3-VL, LLaVA-OneVision-1.5 and InternVL, and
+processor/model agreement (design section 5).
 
 The stock processors of these families declare a video processor, and transformers can only build that one with
 torchvision installed. CPU machines have no torchvision (its wheel needs CUDA torch), so these subclasses drop the
@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 
 from transformers import AutoProcessor
+from transformers.models.internvl.configuration_internvl import InternVLConfig
+from transformers.models.internvl.processing_internvl import InternVLProcessor
 from transformers.models.llava_onevision.configuration_llava_onevision import LlavaOnevisionConfig
 from transformers.models.llava_onevision.processing_llava_onevision import LlavaOnevisionProcessor
 from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLConfig
@@ -75,6 +77,12 @@ class LlavaOnevision15ImageOnlyProcessor(Exaone4_5_Processor):
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None):
         super().__init__(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
                          chat_template=chat_template)
+class InternVLImageOnlyProcessor(InternVLProcessor):
+    """`InternVLProcessor` without the video processor (no torchvision needed)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, image_seq_length: int = 256, chat_template=None):
+        super().__init__(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+                         image_seq_length=image_seq_length, chat_template=chat_template)
 
 
 def register_image_only_processors() -> None:
@@ -83,6 +91,7 @@ def register_image_only_processors() -> None:
                                  (Qwen2_5_VLConfig, Qwen2_5_VLImageOnlyProcessor),
                                  (Qwen3VLConfig, Qwen3VLImageOnlyProcessor),
                                  (LlavaOnevision15Config, LlavaOnevision15ImageOnlyProcessor)):
+                                 (InternVLConfig, InternVLImageOnlyProcessor)):
         try:
             AutoProcessor.register(config_cls, proc_cls, exist_ok=True)
         except TypeError:  # older signature without exist_ok

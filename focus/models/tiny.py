@@ -1,11 +1,11 @@
-"""Tiny offline checkpoints of the three paper model families and of Qwen3-VL and LLaVA-OneVision-1.5 (design
-section 5).
+"""Tiny offline checkpoints of the three paper model families and of Qwen3-VL, LLaVA-OneVision-1.5 and InternVL
+(design section 5).
 
 Each tiny checkpoint is the REAL transformers class (LlavaForConditionalGeneration,
 LlavaOnevisionForConditionalGeneration, Qwen2_5_VLForConditionalGeneration, Qwen3VLForConditionalGeneration,
-LlavaOnevision15ForConditionalGeneration) built from a tiny config with the real visual token geometry (CLIP 336/14
+LlavaOnevision15ForConditionalGeneration, InternVLForConditionalGeneration) built from a tiny config with the real visual token geometry (CLIP 336/14
 → 24×24, SigLIP 384/14 → 27×27 tiles with anyres_max_9, Qwen2.5-VL 14-px patches merged 2×2, Qwen3-VL 16-px patches
-merged 2×2 with DeepStack, RiceViT 14-px patches merged 2×2) but a few hundred thousand parameters, and a byte-level
+merged 2×2 with DeepStack, RiceViT 14-px patches merged 2×2, InternVL 448-px tiles pixel-shuffled to 16×16) but a few hundred thousand parameters, and a byte-level
 BPE tokenizer trained offline on a small corpus. The checkpoint is written with `save_pretrained` once, into a cache
 folder, and every later load goes through the same `from_pretrained` code path that loads `llava-hf/llava-1.5-7b-hf`
 and the other hub checkpoints.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-FAMILIES = ("llava15", "llava_ov", "qwen25vl", "qwen3vl", "llava_ov15")
+FAMILIES = ("llava15", "llava_ov", "qwen25vl", "qwen3vl", "llava_ov15", "internvl")
 TEXT_LAYERS = 4  # decoder layers of every tiny checkpoint (conf/model/tiny_*.yaml map layer ranges onto them)
 
 # Chat templates in the format of each family's hub checkpoint, so prompts are built the same way for tiny and real.
@@ -50,6 +50,13 @@ QWEN3_CHAT_TEMPLATE = (  # Qwen3-VL: the same turns and vision markers, no defau
     "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+INTERNVL_CHAT_TEMPLATE = (  # InternVL -HF checkpoints (Qwen LLM): <|im_start|> turns, one <IMG_CONTEXT> per image item
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<IMG_CONTEXT>\n"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+INTERNVL_TOKENS = ["<img>", "</img>", "<IMG_CONTEXT>"]  # added after training, so other families' ids stay as they were
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<image>", "<video>", "<|im_start|>", "<|im_end|>",
                   "<|endoftext|>", "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"]
@@ -85,10 +92,17 @@ def build_tokenizer(family: str):
     trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL_TOKENS, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(_corpus(), trainer=trainer)
+    if family == "internvl":
+        tok.add_special_tokens(INTERNVL_TOKENS)
     if family == "llava15":
         extra = {"image_token": "<image>"}
         kwargs = dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
         template = LLAVA15_CHAT_TEMPLATE
+    elif family == "internvl":
+        extra = {"start_image_token": "<img>", "end_image_token": "</img>", "context_image_token": "<IMG_CONTEXT>",
+                 "video_token": "<video>"}
+        kwargs = dict(eos_token="<|im_end|>", pad_token="<|endoftext|>")
+        template = INTERNVL_CHAT_TEMPLATE
     elif family == "llava_ov":
         extra = {"image_token": "<image>", "video_token": "<video>"}
         kwargs = dict(eos_token="<|im_end|>", pad_token="<|endoftext|>")
@@ -244,8 +258,31 @@ def _build_llava_ov15(tokenizer):
     return model, processor
 
 
+def _build_internvl(tokenizer):
+    """InternVL3.5 (`InternVLForConditionalGeneration`, Qwen3 LLM): 448-px tiles of 14-px patches, pixel shuffle 0.5
+    (16×16 tokens per tile), up to 12 tiles plus a thumbnail, as the -HF checkpoints' configs say."""
+    from transformers import InternVLConfig, InternVLForConditionalGeneration, Qwen3Config
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+    from transformers.models.internvl.configuration_internvl import InternVLVisionConfig
+
+    from .processors import InternVLImageOnlyProcessor
+
+    config = InternVLConfig(
+        vision_config=InternVLVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                           num_attention_heads=2, image_size=[448, 448], patch_size=[14, 14]),
+        text_config=Qwen3Config(head_dim=16, **_text_kwargs(tokenizer)),
+        image_token_id=tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>"), downsample_ratio=0.5,
+        vision_feature_layer=-1, vision_feature_select_strategy="default", tie_word_embeddings=False)
+    model = InternVLForConditionalGeneration(config)
+    image_processor = GotOcr2ImageProcessorPil(size={"height": 448, "width": 448}, crop_to_patches=True,
+                                               min_patches=1, max_patches=12)
+    processor = InternVLImageOnlyProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                           image_seq_length=256, chat_template=INTERNVL_CHAT_TEMPLATE)
+    return model, processor
+
+
 _BUILDERS = {"llava15": _build_llava15, "llava_ov": _build_llava_ov, "qwen25vl": _build_qwen25vl,
-             "qwen3vl": _build_qwen3vl, "llava_ov15": _build_llava_ov15}
+             "qwen3vl": _build_qwen3vl, "llava_ov15": _build_llava_ov15, "internvl": _build_internvl}
 
 
 def default_cache_dir() -> Path:

@@ -183,6 +183,11 @@ class Relevance:
         return {t: self._from_pass(fpass, layers, adapter) for t, fpass in zip(targets, fpasses)}
 
     def _from_pass(self, fpass, layers: list[int], adapter) -> RelevanceMap:
+        read = getattr(fpass, "read_layers", lambda: range(len(fpass.features)))()
+        missing = [layer for layer in layers if layer not in read]
+        if missing:  # never a map over other layers than the configured ones (focus/models/cache_layers.py)
+            raise ValueError(f"relevance layers {missing} hold no per-token features of the whole prompt in this "
+                             f"model's cache (layers read: {list(read)})")
         rel = object_relevance(fpass.features, fpass.target_positions, fpass.visual_positions, layers,
                                self.normalization)
         return self._to_map(rel.reshape(fpass.layout.rows, fpass.layout.cols), fpass.layout, adapter)
