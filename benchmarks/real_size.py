@@ -207,7 +207,8 @@ def run_model(key: str, args, result: dict, samples: list, write, deadline: floa
         adapter_cls = get_class(cfg.model.adapter._target_)
         tiny_dir = ensure_tiny_checkpoint(adapter_cls.tiny_family, cfg.tiny_cache_dir)
     except Exception as exc:  # a family whose config, adapter or tiny checkpoint is not in this checkout
-        entry["skipped"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+        entry["skipped"] = (f"its config or adapter is not in this checkout ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:120]})")
         print(f"real_size: {key}: skipped ({entry['skipped']})", flush=True)
         return
     dtype = getattr(torch, args.dtype)
@@ -266,6 +267,8 @@ def parse(argv):
     parser.add_argument("--tiny-cache", default=None, help="where the tiny tokenizers/processors are built")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on CPU")
     parser.add_argument("--smoke", action="store_true", help="4 decoder layers, small widths and images, on CPU")
+    parser.add_argument("--full-size-images", action="store_true",
+                        help="with --smoke: the real image sizes (the real token counts, to size a GPU run)")
     parser.add_argument("--out", default="real_size.json")
     parser.add_argument("--md", default=None, help="Markdown table (default: --out with .md)")
     args = parser.parse_args(argv)
@@ -300,7 +303,7 @@ def main(argv=None) -> int:
             print("real_size: flash_attention_2 is not installed (pip install -e '.[gpu]'); use --attn sdpa",
                   file=sys.stderr)
             return 2
-    sizes = SMOKE_SIZES if args.smoke else SIZES
+    sizes = SMOKE_SIZES if args.smoke and not args.full_size_images else SIZES
     samples = [scene_sample(sizes[s], seed, s) for s in args.sizes for seed in range(args.images)]
     device_name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else \
         f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s))"

@@ -44,3 +44,19 @@ def test_smoke_runs_the_benchmark_code_path(tmp_path, tiny_cache):
     assert focus["per_stage"]["relevance"]["prefill_tokens"] >= 576
     table = out.with_suffix(".md").read_text()
     assert "| llava15 | focus |" in table and "Fixed workload" in table
+
+
+@pytest.mark.parametrize("key", sorted(PUBLISHED_BILLIONS))
+def test_smoke_configs_build_and_run_the_language_model(key):
+    """--smoke's shrunken configs (4 layers, small widths, mrope sections and DeepStack layers rescaled) build on
+    the CPU in bf16 for every family, also those whose adapter is not merged yet, and give finite logits."""
+    import torch
+
+    import real_size
+    from real_size_models import MODELS, SMOKE_TEXT, smoke_config
+
+    model = real_size.build_model(smoke_config(MODELS[key]["config"]), None, torch.bfloat16, "cpu", "sdpa")
+    assert model.dtype == torch.bfloat16 and model.config.text_config.num_hidden_layers == 4
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([[5, 6, 7]])).logits
+    assert logits.shape == (1, 3, SMOKE_TEXT["vocab_size"]) and torch.isfinite(logits).all()
