@@ -216,7 +216,7 @@ def run_model(key: str, args, result: dict, samples: list, write, deadline: floa
     model = build_model(hf_config, tiny_dir, dtype, args.device, args.attn)
     adapter = build(cfg.model.adapter, model=model)
     entry["_build_seconds"] = time.perf_counter() - t0
-    entry["_parameters_billion"] = sum(p.numel() for p in model.parameters()) / 1e9
+    entry["_parameters_billion"] = sum(p.numel() for p in adapter.model.parameters()) / 1e9  # what the adapter runs
     entry["_checkpoint"] = spec["checkpoint"]
     print(f"real_size: {key} ({spec['checkpoint']}, {entry['_parameters_billion'] * 1e3:,.1f} M parameters) built in "
           f"{entry['_build_seconds']:.1f} s", flush=True)

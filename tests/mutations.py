@@ -199,6 +199,16 @@ MUTATIONS = [
              "        with self.cost.model_call(inputs[\"input_ids\"].numel(), self.vision_images(inputs)):",
              "        with self.cost.model_call(inputs[\"input_ids\"].shape[-1], self.vision_images(inputs)):",
              ("tests/test_cost.py", "-k", "metered"), "prefill tokens of a batch counted for one row"),
+    # --- real size: the dtype the adapter loads in, the model handed to it (README "Real size on a GPU")
+    Mutation("adapter_dtype_ignored", "focus/models/base.py",
+             "                path, dtype=DTYPES[torch_dtype], attn_implementation=attn_implementation)",
+             "                path, dtype=DTYPES['float32'], attn_implementation=attn_implementation)",
+             ("tests/test_precision.py",), "model.adapter.torch_dtype is not what the weights are loaded in"),
+    Mutation("built_model_ignored", "focus/models/base.py",
+             "            self.model = model if model is not None else AutoModelForImageTextToText.from_pretrained(",
+             "            self.model = AutoModelForImageTextToText.from_pretrained(",
+             ("tests/test_real_size_smoke.py", "-k", "code_path"),
+             "the benchmark times the tiny checkpoint instead of the real-size model it built"),
 ]
 
 

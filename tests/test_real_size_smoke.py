@@ -34,6 +34,11 @@ def test_smoke_runs_the_benchmark_code_path(tmp_path, tiny_cache):
     result = json.loads(out.read_text())
     assert result["dtype"] == "bfloat16" and result["smoke"] is True
     runs = result["models"]["llava15"]
+    # the adapter runs the model the benchmark built (the smoke config), not the tiny checkpoint its processor is from
+    import torch
+    from real_size_models import MODELS, smoke_config
+    built = real_size.build_model(smoke_config(MODELS["llava15"]["config"]), None, torch.bfloat16, "meta", "sdpa")
+    assert runs["_parameters_billion"] * 1e9 == pytest.approx(sum(p.numel() for p in built.parameters()), abs=1)
     # 24x24 = 576 image tokens per LLaVA-1.5 image (CLIP 336/14, from the published config)
     assert runs["vanilla"]["fp"] == 0 and runs["vanilla"]["vision_images"] == 1
     assert 576 < runs["vanilla"]["prefill_tokens"] < 576 + 200
