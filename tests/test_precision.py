@@ -27,7 +27,7 @@ def _finite(value, path="record"):
     return None
 
 
-def _records(dtype: str) -> list[dict]:
+def _records(dtype: str) -> tuple[torch.dtype, list[dict]]:
     from hydra import compose, initialize_config_dir
 
     from conftest import ROOT
@@ -39,9 +39,9 @@ def _records(dtype: str) -> list[dict]:
         cfg = compose("config", overrides=[f"dataset.limit={QUESTIONS}", "run.vanilla_reference=false",
                                            f"model.adapter.torch_dtype={dtype}", "method.save_maps=true"])
     adapter = build(cfg.model.adapter)
-    assert adapter.model.dtype == getattr(torch, dtype)
     method, dataset = build(cfg.method), build(cfg.dataset.loader)
-    return [process_sample(s, method, adapter, adapter.device, cfg.dataset.benchmark) for s in dataset]
+    return adapter.model.dtype, [process_sample(s, method, adapter, adapter.device, cfg.dataset.benchmark)
+                                 for s in dataset]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,9 @@ def by_dtype():
 
 
 def test_bfloat16_answers_as_float32_on_the_demo_model(by_dtype):
-    fp32, bf16 = by_dtype["float32"], by_dtype["bfloat16"]
+    assert {name: dtype for name, (dtype, _) in by_dtype.items()} == {"float32": torch.float32,
+                                                                    "bfloat16": torch.bfloat16}
+    fp32, bf16 = by_dtype["float32"][1], by_dtype["bfloat16"][1]
     assert len(fp32) == len(bf16) == QUESTIONS
     assert [r["id"] for r in fp32] == [r["id"] for r in bf16]
     assert all(r["error"] is None for r in fp32 + bf16), [r["error"] for r in fp32 + bf16 if r["error"]][:2]
@@ -63,7 +65,7 @@ def test_bfloat16_answers_as_float32_on_the_demo_model(by_dtype):
 
 
 def test_no_nan_or_inf_reaches_a_record(by_dtype):
-    for dtype, records in by_dtype.items():
+    for dtype, (_, records) in by_dtype.items():
         for rec in records:
             assert _finite(rec) is None, f"{dtype} {rec['id']}: {_finite(rec)} is not finite"
             confidences = [roi["confidence"] for rois in rec["rois"].values() for roi in rois
