@@ -263,7 +263,8 @@ def parse(argv):
     parser.add_argument("--answer-tokens", type=int, default=2, help="tokens generated for the final answer")
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     parser.add_argument("--budget", type=float, default=None,
-                        help="seconds after which the remaining blocks are skipped (default 450; smoke 600)")
+                        help="seconds shared equally by the models; a method or question that would start after its model's "
+                             "share is skipped (the question in flight finishes): default 400, smoke 600")
     parser.add_argument("--tiny-cache", default=None, help="where the tiny tokenizers/processors are built")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on CPU")
     parser.add_argument("--smoke", action="store_true", help="4 decoder layers, small widths and images, on CPU")
@@ -295,7 +296,7 @@ def main(argv=None) -> int:
     quiet_libraries()
     torch.set_num_threads(args.threads)
     args.device = args.device or ("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
-    args.budget = args.budget or (600.0 if args.smoke else 450.0)
+    args.budget = args.budget or (600.0 if args.smoke else 400.0)
     if args.attn == "flash_attention_2":
         try:
             import flash_attn  # noqa: F401
@@ -324,8 +325,13 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     print(f"real_size: {device_name} | {args.dtype} | {args.attn} | models {', '.join(args.models)} | methods "
           f"{', '.join(args.methods)} | {len(samples)} image(s)" + (" | SMOKE" if args.smoke else ""), flush=True)
-    for i, key in enumerate(args.models):  # each model gets its share of the budget, so every model is measured
-        run_model(key, args, result, samples, write, started + args.budget * (i + 1) / len(args.models))
+    for i, key in enumerate(args.models):  # each model gets an equal share of the budget still left
+        left = started + args.budget - time.perf_counter()
+        if left <= 0:
+            result["models"][key] = {"skipped": f"the time budget (--budget {args.budget:.0f} s) was spent"}
+            print(f"real_size: {key}: skipped ({result['models'][key]['skipped']})", flush=True)
+            continue
+        run_model(key, args, result, samples, write, time.perf_counter() + left / (len(args.models) - i))
         write()
     result["wall_seconds"] = time.perf_counter() - started
     write()
