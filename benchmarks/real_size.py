@@ -200,7 +200,7 @@ def run_model(key: str, args, result: dict, samples: list, write, deadline: floa
             f"model.adapter.max_new_tokens={args.answer_tokens}", "run.vanilla_reference=false"]
     if args.tiny_cache:
         base.append(f"tiny_cache_dir={args.tiny_cache}")
-    if args.smoke:  # the paper's layer ranges counted on the full depth, mapped onto the 2 layers
+    if args.smoke:  # the paper's layer ranges counted on the full depth, mapped onto the smoke model's 4 layers
         base.append(f"model.hparams.layer_depth_ref={depth(spec['config'])}")
     try:
         cfg = compose(base + METHODS["vanilla"]["overrides"])
@@ -213,8 +213,16 @@ def run_model(key: str, args, result: dict, samples: list, write, deadline: floa
         return
     dtype = getattr(torch, args.dtype)
     t0 = time.perf_counter()
-    model = build_model(hf_config, tiny_dir, dtype, args.device, args.attn)
-    adapter = build(cfg.model.adapter, model=model)
+    try:
+        model = build_model(hf_config, tiny_dir, dtype, args.device, args.attn)
+        adapter = build(cfg.model.adapter, model=model)
+    except Exception as exc:  # e.g. out of memory, or a config the installed transformers does not know
+        entry["skipped"] = f"could not be built ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        print(f"real_size: {key}: skipped ({entry['skipped']})", flush=True)
+        gc.collect()
+        if args.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        return
     entry["_build_seconds"] = time.perf_counter() - t0
     entry["_parameters_billion"] = sum(p.numel() for p in adapter.model.parameters()) / 1e9  # what the adapter runs
     entry["_checkpoint"] = spec["checkpoint"]
