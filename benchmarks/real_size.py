@@ -146,6 +146,7 @@ def summarise(records: list[dict]) -> dict:
                 bucket[f] += fields.get(f, 0) / n
     mean = lambda key: sum(r.get(key) or 0 for r in records) / n  # noqa: E731
     return {"n": n, "seconds": mean("seconds"), "model_seconds": mean("model_seconds"),
+            "preprocess_seconds": mean("preprocess_seconds"),
             "per_stage": {s: stages[s] for s in STAGE_ORDER if s in stages},
             "fp": mean("fp"), "fp_extract": mean("fp_extract"), "fp_answer": mean("fp_answer"),
             "calls": mean("calls"), "prefill_tokens": mean("prefill_tokens"), "vision_images": mean("vision_images"),
@@ -157,7 +158,8 @@ def summarise(records: list[dict]) -> dict:
 
 
 def markdown(result: dict) -> str:
-    head = ("| model | method | s / question | " + " | ".join(f"{s} s" for s in STAGE_ORDER) +
+    head = ("| model | method | s / question | in model s | processor s | " +
+            " | ".join(f"{s} s" for s in STAGE_ORDER) +
             " | peak GB | fp | fp extract + answer | prefill tokens | images encoded | errors |")
     lines = [f"Device: {result['device']}; dtype {result['dtype']}; attention {result['attn']} "
              f"(vicrop_eager: eager in every layer); sizes {', '.join(result['sizes'])}, {result['images']} "
@@ -177,7 +179,8 @@ def markdown(result: dict) -> str:
                 continue
             stages = " | ".join(f"{s['per_stage'][st]['seconds']:.3f}" if st in s["per_stage"] else "-"
                                 for st in STAGE_ORDER)
-            lines.append(f"| {model} | {name} | {s['seconds']:.3f} | {stages} | {s['peak_memory_gb']:.2f} | "
+            lines.append(f"| {model} | {name} | {s['seconds']:.3f} | {s['model_seconds']:.3f} | "
+                         f"{s['preprocess_seconds']:.3f} | {stages} | {s['peak_memory_gb']:.2f} | "
                          f"{s['fp']:.2f} | {s['fp_extract']:.0f} + {s['fp_answer']:.0f} | "
                          f"{s['prefill_tokens']:.0f} | {s['vision_images']:.1f} | {len(s['errors'])} |")
     lines += ["", PAPER]
