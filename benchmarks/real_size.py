@@ -1,6 +1,6 @@
 """Seconds, memory and tokens per stage at real size: 7-8B models with random weights, bf16, SDPA, one GPU.
 
-    python benchmarks/real_size.py --out real_size.json                 # the default run (3 paper models, < 8 min on one H100)
+    python benchmarks/real_size.py --out real_size.json                 # the default run (3 paper models; --budget keeps it under 8 min)
     python benchmarks/real_size.py --models all --images 1 --out all.json
     python benchmarks/real_size.py --smoke                              # the same code path on CPU, small models and images
 
