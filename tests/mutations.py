@@ -296,6 +296,16 @@ MUTATIONS = [
              "                key_module = getattr(layer.self_attn, \"k_norm\", None) or layer.self_attn.k_proj",
              "                key_module = layer.self_attn.k_proj",
              ("tests/test_internvl.py", "-k", "k_norm"), "Qwen3 LLMs: pre-RoPE keys read before their k_norm"),
+    # --- real size: the dtype the adapter loads in, the model handed to it (README "Real size on a GPU")
+    Mutation("adapter_dtype_ignored", "focus/models/base.py",
+             "                path, dtype=DTYPES[torch_dtype], attn_implementation=attn_implementation)",
+             "                path, dtype=DTYPES['float32'], attn_implementation=attn_implementation)",
+             ("tests/test_precision.py",), "model.adapter.torch_dtype is not what the weights are loaded in"),
+    Mutation("built_model_ignored", "focus/models/base.py",
+             "            self.model = model if model is not None else AutoModelForImageTextToText.from_pretrained(",
+             "            self.model = AutoModelForImageTextToText.from_pretrained(",
+             ("tests/test_real_size_smoke.py", "-k", "code_path"),
+             "the benchmark times the tiny checkpoint instead of the real-size model it built"),
 ]
 
 

@@ -103,7 +103,9 @@ class HFAdapter(VisionLanguageAdapter):
 
     def __init__(self, path: str | None = None, tiny: bool = False, tiny_cache_dir: str | None = None,
                  torch_dtype: str = "float32", attn_implementation: str = "sdpa", device: str = "auto",
-                 min_crop: int | None = None, max_new_tokens: int = 16, **processor_overrides):
+                 min_crop: int | None = None, max_new_tokens: int = 16, model=None, **processor_overrides):
+        """`model`: an already-built model of this family (benchmarks/real_size.py builds real-size models with
+        random weights on the device); the processor still comes from `path` (or the tiny checkpoint)."""
         from transformers import AutoModelForImageTextToText
 
         if tiny:
@@ -120,17 +122,19 @@ class HFAdapter(VisionLanguageAdapter):
                 raise FocusError("model.attn_implementation=flash_attention_2 needs the `gpu` extra "
                                  "(pip install -e '.[gpu]') on a CUDA machine") from exc
         self.path = path
-        self.device = resolve_device(device)
+        self.device = resolve_device(device) if model is None else str(model.device)
         self.max_new_tokens = max_new_tokens
         if min_crop:
             self.base_resolution = int(min_crop)
         try:
             self.processor = self.processor_cls.from_pretrained(path)
-            self.model = AutoModelForImageTextToText.from_pretrained(
+            self.model = model if model is not None else AutoModelForImageTextToText.from_pretrained(
                 path, dtype=DTYPES[torch_dtype], attn_implementation=attn_implementation, trust_remote_code=False)
         except (OSError, ValueError) as exc:  # not cached / offline / not a repo id nor a folder / not native
             raise FocusError(load_failure(path, exc)) from exc
-        self.model.to(self.device).eval()
+        if model is None:
+            self.model.to(self.device)
+        self.model.eval()
         self.cost = CostMeter(torch.cuda.synchronize if self.device.startswith("cuda") else None)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"

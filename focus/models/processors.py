@@ -90,7 +90,7 @@ def register_image_only_processors() -> None:
     for config_cls, proc_cls in ((LlavaOnevisionConfig, LlavaOnevisionImageOnlyProcessor),
                                  (Qwen2_5_VLConfig, Qwen2_5_VLImageOnlyProcessor),
                                  (Qwen3VLConfig, Qwen3VLImageOnlyProcessor),
-                                 (LlavaOnevision15Config, LlavaOnevision15ImageOnlyProcessor)):
+                                 (LlavaOnevision15Config, LlavaOnevision15ImageOnlyProcessor),
                                  (InternVLConfig, InternVLImageOnlyProcessor)):
         try:
             AutoProcessor.register(config_cls, proc_cls, exist_ok=True)
