@@ -298,8 +298,8 @@ MUTATIONS = [
              ("tests/test_internvl.py", "-k", "k_norm"), "Qwen3 LLMs: pre-RoPE keys read before their k_norm"),
     # --- real size: the dtype the adapter loads in, the model handed to it (README "Real size on a GPU")
     Mutation("adapter_dtype_ignored", "focus/models/base.py",
-             "                path, dtype=DTYPES[torch_dtype], attn_implementation=attn_implementation)",
-             "                path, dtype=DTYPES['float32'], attn_implementation=attn_implementation)",
+             "                path, dtype=DTYPES[torch_dtype], attn_implementation=attn_implementation, trust_remote_code=False)",
+             "                path, dtype=DTYPES['float32'], attn_implementation=attn_implementation, trust_remote_code=False)",
              ("tests/test_precision.py",), "model.adapter.torch_dtype is not what the weights are loaded in"),
     Mutation("built_model_ignored", "focus/models/base.py",
              "            self.model = model if model is not None else AutoModelForImageTextToText.from_pretrained(",
