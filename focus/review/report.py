@@ -212,6 +212,11 @@ def main(argv=None) -> int:
                         help="first recompute every metrics.json from its samples.jsonl (no model is loaded)")
     parser.add_argument("--benchmark", choices=BENCHMARKS, default=None,
                         help="with --rescore: score as this benchmark instead of the runs' dataset.benchmark")
+    parser.add_argument("--wandb-report", action="store_true",
+                        help="also build a W&B report over the runs' offline W&B files: <folder>/wandb_report.json")
+    parser.add_argument("--upload", action="store_true",
+                        help="with --wandb-report: save the report to the W&B project (after `wandb sync` of the "
+                             "runs) and print its URL")
     args = parser.parse_args(argv)
     root = Path(args.folder)
     if args.rescore:
@@ -232,7 +237,26 @@ def main(argv=None) -> int:
     print("\nwrote " + ", ".join(str(out / f) for f in ("report.md", "report.csv", "report_categories.csv",
                                                           "pareto.png", "accuracy_vs_prefill_tokens.png",
                                                           "accuracy_vs_seconds.png")))
+    if args.wandb_report or args.upload:
+        return wandb_report(root, _markdown(rows, [c for c in dict.fromkeys(k for r in rows for k in r)
+                                                   if not c.startswith("_")]), args.upload)
     return 0
+
+
+def wandb_report(root: Path, table: str, upload: bool) -> int:
+    """`--wandb-report [--upload]`: the W&B report spec of the sweep (focus/review/wandb_report.py)."""
+    from .wandb_report import upload as save_report, write_spec
+    try:
+        path, spec = write_spec(root, table)
+    except (ValueError, OSError) as exc:
+        print(f"focus.report: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (W&B report spec, {len(spec['spec']['blocks'])} blocks)")
+    if not upload:
+        return 0
+    status, line = save_report(root, table)
+    print(f"focus.report: {line}", file=sys.stderr if status else sys.stdout)
+    return status
 
 
 if __name__ == "__main__":
