@@ -145,6 +145,13 @@ def _place_labels(fig, ax, anchors: list[tuple[float, float, str, str]]) -> list
                 ann.remove()
             if score == 0:
                 break
+        if best[0] >= 1e6:  # no offset keeps it inside: slide the label back into the frame
+            ann, bb = best[1], best[1].get_window_extent(renderer)
+            dx = max(0.0, ax_box.x0 - bb.x0) - max(0.0, bb.x1 - ax_box.x1)
+            dy = max(0.0, ax_box.y0 - bb.y0) - max(0.0, bb.y1 - ax_box.y1)
+            ann.xyann = (ann.xyann[0] + dx * 72 / fig.dpi, ann.xyann[1] + dy * 72 / fig.dpi)
+            bb = ann.get_window_extent(renderer)
+            best = (best[0], ann, (bb.x0, bb.y0, bb.x1, bb.y1))
         taken.append(best[2])
         out.append(best[1])
     return out
