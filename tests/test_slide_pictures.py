@@ -101,3 +101,17 @@ def test_index_page_filters_right_wrong_and_outcome_against_vanilla(tmp_path):
                        ("right", "both right"), ("wrong", "no vanilla answer")]
     assert '<option value="right">right (2)</option>' in page and "both wrong" not in page
     assert 'width="1400" height="571"' in page and 'id="outcome"' in page and "function apply()" in page
+
+
+def test_maps_are_not_recomputed_from_a_config_naming_foreign_code():
+    import pytest
+
+    from focus import FocusError
+    from focus.review.maps import recompute_maps
+    rec = {"targets": ["cup"], "rois": {"cup": [{"box": [0, 0, 10, 10]}]}}
+    config = {"model": {"adapter": {"_target_": "os.system", "command": "echo hacked"}},
+              "method": {"relevance": {"_target_": "focus.stages.relevance.Relevance"}}}
+    with pytest.raises(FocusError, match="'os.system', not a focus component"):
+        recompute_maps(config, [(rec, Image.new("RGB", (10, 10)))])
+    assert "relevance_maps" not in rec
+    assert recompute_maps({"method": {}}, [(rec, None)]) == 0  # a method without a relevance stage: nothing to do
