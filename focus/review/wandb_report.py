@@ -118,9 +118,16 @@ def offline_runs(root: Path) -> list[dict]:
 
 
 def swept_keys(runs: list[dict]) -> list[str]:
-    """Config keys whose value is not the same in every run (each run lacking a key counts as its own value)."""
+    """Config keys whose value is not the same in every run (a run lacking a key counts as its own value); of keys
+    that vary alike (an interpolated copy), the shortest."""
     keys = dict.fromkeys(k for r in runs for k in r["config"] if not k.startswith(NOT_SWEPT))
-    return [k for k in keys if len({json.dumps(r["config"].get(k), sort_keys=True) for r in runs}) > 1]
+    out, seen = [], set()
+    for k in sorted(keys, key=lambda k: (k.count("."), k)):  # `ranker.n_steps` before its copy `method.ranker.n_steps`
+        values = tuple(json.dumps(r["config"].get(k), sort_keys=True) for r in runs)
+        if len(set(values)) > 1 and values not in seen:
+            out.append(k)
+            seen.add(values)
+    return out
 
 
 def _logged(runs: list[dict], key: str) -> bool:
