@@ -303,6 +303,10 @@ def wandb_report(root: Path, table: str, upload: bool) -> int:
     from .wandb_report import upload as save_report, write_spec
     try:
         path, spec = write_spec(root, table)
+    except ImportError as exc:
+        print(f"focus.report: --wandb-report needs {exc.name or 'wandb-workspaces'}: pip install -e . (or pip install "
+              "wandb-workspaces)", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as exc:
         print(f"focus.report: {exc}", file=sys.stderr)
         return 2
