@@ -32,6 +32,7 @@ SAMPLE_DPI = 100
 SAMPLE_WIDTH_PX = 1400
 PAD, GAP, TITLE_PX, LEGEND_PX, BAR_PX = 10, 14, 24, 30, 100  # BAR_PX: one colour bar with its ticks and label
 MAX_ROW_PX = 640  # panels are never taller than this (a portrait image does not make a poster)
+NARROW_PX = 330  # a panel narrower than this gets its title in two lines
 CAPTION_PT, CAPTION_LINE_PT = 10, 12.5  # font size and line pitch of the caption
 CAPTION_CHARS = 112  # monospace characters per caption line
 MAX_TARGET_PANELS = 3  # type-2 questions may name more targets; the first ones are drawn, the caption lists all
@@ -152,7 +153,7 @@ def _rank_label_positions(boxes: list, label_w: float, label_h: float) -> list:
     return out
 
 
-def _target_panel(ax, image, target, rois, rel_map, heat_norm, gt_boxes, chosen, scale: float):
+def _target_panel(ax, image, target, rois, rel_map, heat_norm, gt_boxes, chosen, scale: float, sep: str = "  ·  "):
     """One target: the image, its heat map above the floor, GT boxes, ROIs by rank, the chosen crop. `scale`: drawn
     pixels per image pixel (label sizes in image units). Returns the heat image (or None)."""
     _show_image(ax, image)
@@ -181,19 +182,19 @@ def _target_panel(ax, image, target, rois, rel_map, heat_norm, gt_boxes, chosen,
                 clip_on=True, bbox=dict(boxstyle="round,pad=0.18", facecolor="black", edgecolor=colour, linewidth=2))
     title = f"target: {target}" if target else "answered on the whole image (no visual search)"
     if target is not None:
-        title += f"  ·  ROIs 1-{len(drawn)} of {len(rois)}" if rois else "  ·  no ROI"
+        title += f"{sep}ROIs 1-{len(drawn)} of {len(rois)}" if rois else f"{sep}no ROI"
         if rel_map is None:
             title += "  ·  no map"
     ax.set_title(title, fontsize=10, loc="left", pad=3)
     return heat
 
 
-def _crop_panel(ax, image, box, index: int, more: int) -> None:
+def _crop_panel(ax, image, box, index: int, more: int, sep: str = ": ") -> None:
     _show_image(ax, image.crop(tuple(int(v) for v in box)))
     for side in ax.spines.values():
         side.set_edgecolor(CHOSEN_COLOUR)
         side.set_linewidth(3)
-    ax.set_title(f"crop {index}: {int(box[2] - box[0])}×{int(box[3] - box[1])} px" + (f" (+{more} more)" if more
+    ax.set_title(f"crop {index}{sep}{int(box[2] - box[0])}×{int(box[3] - box[1])} px" + (f" (+{more} more)" if more
                                                                                       else ""), fontsize=10, loc="left",
                  pad=3)
 
@@ -224,9 +225,10 @@ def layout(image_size, rec: dict) -> dict:
     lines, _ = caption_lines(rec)
     caption = (len(lines) + 1) * CAPTION_LINE_PT * SAMPLE_DPI / 72 + 4
     width = min(SAMPLE_WIDTH_PX, round(2 * PAD + sum(widths) + GAP * (len(widths) - 1) + bars))
-    height = round(PAD + caption + TITLE_PX + row + LEGEND_PX + PAD)
+    narrow = min(widths) < NARROW_PX  # titles in two lines
+    height = round(PAD + caption + TITLE_PX * (1 + 0.75 * narrow) + row + LEGEND_PX + PAD)
     heights = [row] * len(targets) + [wd / a for wd, a in zip(widths[len(targets):], crop_aspects)]
-    return {"targets": targets, "crops": crops, "row": row, "widths": widths, "heights": heights, "has_map": has_map,
+    return {"narrow": narrow, "targets": targets, "crops": crops, "row": row, "widths": widths, "heights": heights, "has_map": has_map,
             "has_rois": has_rois, "caption": caption, "size": (width, height)}
 
 
@@ -248,7 +250,7 @@ def sample_figure(image: Image.Image, rec: dict) -> Figure:
     maps, rois = rec.get("relevance_maps") or {}, rec.get("rois") or {}
     peak = max([float(heat_ratio(maps[t]).max()) for t in geo["targets"] if t in maps] or [2 * HEAT_FLOOR])
     heat_norm = Normalize(HEAT_FLOOR, max(peak, 2 * HEAT_FLOOR))  # one scale for every panel of the sample
-    top, row, x = PAD + geo["caption"] + TITLE_PX, geo["row"], PAD
+    top, row, x = PAD + geo["caption"] + TITLE_PX * (1 + 0.75 * geo["narrow"]), geo["row"], PAD
     heat = None
     n_targets = len(geo["targets"])
     for i, (width, height) in enumerate(zip(geo["widths"], geo["heights"])):
@@ -257,12 +259,12 @@ def sample_figure(image: Image.Image, rec: dict) -> Figure:
             target = geo["targets"][i]
             drawn = _target_panel(ax, image, target, rois.get(target, []) if target else [],
                                   maps.get(target) if target else None, heat_norm, rec.get("gt_boxes") or [],
-                                  chosen_boxes(rec), row / image.size[1])
+                                  chosen_boxes(rec), row / image.size[1], "\n" if geo["narrow"] else "  ·  ")
             heat = heat or drawn
         else:
             k = i - n_targets
             more = len(chosen_boxes(rec)) - len(geo["crops"]) if k == len(geo["crops"]) - 1 else 0
-            _crop_panel(ax, image, geo["crops"][k], k + 1, more)
+            _crop_panel(ax, image, geo["crops"][k], k + 1, more, "\n" if geo["narrow"] else ": ")
         x += width + GAP
     x += 4 - GAP
     if heat is not None:
@@ -276,7 +278,7 @@ def sample_figure(image: Image.Image, rec: dict) -> Figure:
         bar.set_ticks([-1, -0.5, 0, 0.5, 1], labels=["−1 no", "−0.5", "0", "0.5", "+1 yes"])
         bar.set_label("ROI existence confidence c_yes (Eq. 5)", fontsize=9)
         bar.ax.tick_params(labelsize=8)
-    handles = [Line2D([], [], color=CHOSEN_COLOUR, lw=3, label="chosen crop (answered on)")]
+    handles = [Line2D([], [], color=CHOSEN_COLOUR, lw=3, label="chosen crop (answered on)")] if geo["crops"] else []
     if rec.get("gt_boxes"):
         handles.append(Line2D([], [], color=GT_COLOUR, lw=1.8, ls="--", label="ground truth"))
     if geo["has_rois"]:
@@ -284,6 +286,7 @@ def sample_figure(image: Image.Image, rec: dict) -> Figure:
                     Line2D([], [], color="grey", lw=1.6, ls=":", label="ROI not evaluated")]
     if geo["targets"][0] is not None and not geo["has_map"]:
         handles.append(Line2D([], [], color="none", label="no relevance map in the record"))
-    fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(PAD / W, PAD / 2 / H), ncol=len(handles),
-               fontsize=9, frameon=False, handlelength=2.2, borderaxespad=0)
+    if handles:
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(PAD / W, PAD / 2 / H), ncol=len(handles),
+                   fontsize=9, frameon=False, handlelength=2.2, borderaxespad=0)
     return fig
