@@ -81,6 +81,12 @@ def test_upload_without_login_says_so_in_one_line(wandb_sweep, capsys, monkeypat
     status = report_main([str(wandb_sweep), "--wandb-report", "--upload"])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert status == 1 and len(err) == 1 and err[0].startswith("focus.report: not logged in to W&B"), err
+    # a key but no W&B server (a closed local port): the network is checked before any W&B call
+    monkeypatch.setenv("WANDB_API_KEY", "0" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    status = report_main([str(wandb_sweep), "--wandb-report", "--upload"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert status == 1 and len(err) == 1 and "is not reachable from this machine" in err[0], err
 
 
 def test_offline_run_reader_rejects_other_files(tmp_path):

@@ -224,27 +224,39 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def upload(root: Path, table_markdown: str | None = None) -> tuple[int, str]:
-    """Save the report to the runs' W&B project; (exit status, the one line to print: its URL, or why not)."""
+def has_api_key(base_url: str) -> bool:
+    """A W&B key is configured (WANDB_API_KEY, or the netrc entry `wandb login` writes), checked without network."""
+    import netrc
     import os
 
-    import wandb
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        entry = netrc.netrc(os.environ.get("NETRC") or None).authenticators(urlparse(base_url).hostname or "")
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(entry and entry[2])
+
+
+def upload(root: Path, table_markdown: str | None = None) -> tuple[int, str]:
+    """Save the report to the runs' W&B project; (exit status, the one line to print: its URL, or why not).
+    The login and the network are checked first, so an offline machine gets its answer at once."""
+    import os
 
     base = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
-    try:
-        key = wandb.Api(timeout=10).api_key
-    except Exception:  # wandb raises UsageError (or others, by version) when no key is configured
-        key = None
-    if not key:
+    spec = Path(root) / REPORT_FILE
+    if not has_api_key(base):
         return 1, ("not logged in to W&B: run `wandb login` (or set WANDB_API_KEY), `wandb sync` the runs, then "
-                   f"--upload again; the spec is in {Path(root) / REPORT_FILE}")
+                   f"--upload again; the spec is in {spec}")
     if not _reachable(base):
-        return 1, f"W&B ({base}) is not reachable from this machine: the spec is in {Path(root) / REPORT_FILE}"
+        return 1, f"W&B ({base}) is not reachable from this machine: the spec is in {spec}"
     try:
+        import wandb
+
         api = wandb.Api(timeout=30)
         entity = os.environ.get("WANDB_ENTITY") or api.default_entity
         report = build_report(root, offline_runs(root), entity=entity, table_markdown=table_markdown).save()
         return 0, f"W&B report: {report.url}"
     except Exception as exc:  # network, permissions, a project never synced
-        return 1, f"W&B report not saved ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); " \
-                  f"did `wandb sync` of the runs finish?"
+        return 1, (f"W&B report not saved ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); did `wandb sync` "
+                   f"of the runs finish? The spec is in {spec}")
