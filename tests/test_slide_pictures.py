@@ -115,3 +115,17 @@ def test_maps_are_not_recomputed_from_a_config_naming_foreign_code():
         recompute_maps(config, [(rec, Image.new("RGB", (10, 10)))])
     assert "relevance_maps" not in rec
     assert recompute_maps({"method": {}}, [(rec, None)]) == 0  # a method without a relevance stage: nothing to do
+
+
+def test_no_colour_scale_is_shared_between_figures():
+    """A module-level Normalize collects every figure's ScalarMappable callbacks; garbage-collected from several
+    threads (W&B's, tqdm's), its registry printed `Exception ignored ... KeyError: 'changed'` during sweeps."""
+    from matplotlib.colors import Normalize
+
+    from focus.review import plots, sample_figure as module
+    for mod in (plots, module):
+        assert not [name for name, v in vars(mod).items() if isinstance(v, Normalize)], mod.__name__
+    first = sample_figure(Image.new("RGB", (600, 400)), two_target_record())
+    second = sample_figure(Image.new("RGB", (600, 400)), two_target_record())
+    norms = lambda fig: {id(im.norm) for ax in fig.axes for im in ax.get_images()}  # noqa: E731
+    assert not norms(first) & norms(second)
