@@ -89,6 +89,10 @@ def main(cfg: DictConfig) -> int:
 
 
 def entry() -> None:
+    if any(a in ("--help", "-h") for a in sys.argv[1:]):  # ours (Hydra's generic page: --hydra-help)
+        from .harness.cli_help import help_text
+        print(help_text())
+        sys.exit(0)
     run_dir = run_dir_argument(sys.argv[1:])
     message = check_group_overrides(sys.argv[1:]) or (writable_problem(run_dir) if run_dir else None)
     if message:  # before Hydra, which creates the folder and its log file and would print a stack trace

@@ -306,6 +306,23 @@ MUTATIONS = [
              "            self.model = AutoModelForImageTextToText.from_pretrained(",
              ("tests/test_real_size_smoke.py", "-k", "code_path"),
              "the benchmark times the tiny checkpoint instead of the real-size model it built"),
+    # --- reviewing a run: pictures, report tables, W&B report, run.log
+    Mutation("heat_scale_of_one_panel", "focus/review/sample_figure.py",
+             "    peak = max([float(heat_ratio(maps[t]).max()) for t in geo[\"targets\"] if t in maps] or [2 * HEAT_FLOOR])",
+             "    peak = max([float(heat_ratio(maps[t]).max()) for t in geo[\"targets\"][-1:] if t in maps] or [2 * HEAT_FLOOR])",
+             ("tests/test_slide_pictures.py", "-k", "heat_scale"), "the heat scale follows one panel's map, not all"),
+    Mutation("report_rows_in_string_order", "focus/review/report.py",
+             "    return sorted((p.parent for p in root.rglob(\"metrics.json\")), key=natural_key)",
+             "    return sorted((p.parent for p in root.rglob(\"metrics.json\")), key=str)",
+             ("tests/test_report_tables.py", "-k", "numeric_order"), "report rows sorted as strings (0, 10, 11, 1, 2)"),
+    Mutation("wandb_report_unlogged_key", "focus/review/wandb_report.py",
+             "ACCURACY = \"accuracy_strict\"",
+             "ACCURACY = \"accuracy\"",
+             ("tests/test_wandb_report.py", "-k", "logged_keys"), "a W&B panel over a key no run logged"),
+    Mutation("run_log_without_summary", "focus/harness/runner.py",
+             "        keep_in_run_log(run_dir, print_summary(metrics, run_dir, records, logger.sync_note()))",
+             "        print_summary(metrics, run_dir, records, logger.sync_note())",
+             ("tests/test_run_log.py", "-k", "run_log"), "run.log loses the summary"),
 ]
 
 

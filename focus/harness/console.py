@@ -172,7 +172,7 @@ def accuracy_line(metrics: dict) -> str:
             f"{metrics.get('n')} samples, {metrics.get('errors')} errors | mean fp {fmt(metrics.get('mean_fp'))}")
 
 
-def print_summary(metrics: dict, run_dir, records: list[dict] = (), wandb_note: str | None = None) -> None:
+def print_summary(metrics: dict, run_dir, records: list[dict] = (), wandb_note: str | None = None) -> str:
     judge = metrics["needs_judge"]
     lines = [f"[focus] {metrics['n']} samples ({metrics['errors']} errors, counted wrong) -> {run_dir}",
              "[focus] accuracy over all samples: " + " | ".join(
@@ -201,6 +201,7 @@ def print_summary(metrics: dict, run_dir, records: list[dict] = (), wandb_note: 
         lines.append(f"[focus] {wandb_note}")
     sys.stderr.flush()
     print("\n".join(lines), flush=True)
+    return "\n".join(lines)  # also kept in the run folder's run.log (focus/harness/runlog.py)
 
 
 # ---------------------------------------------------------------------------------------------- multirun

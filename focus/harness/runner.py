@@ -26,6 +26,7 @@ from .console import Progress, once_per_run, print_summary, shard_size
 from ..core.cost import meter_of, totals
 from .records import read_records, write_json
 from .runfolder import RunFolder
+from .runlog import keep as keep_in_run_log
 from ..scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
 from .validate import check_config, check_values
 
@@ -175,6 +176,7 @@ def run(cfg, run_dir: str | os.PathLike) -> int:
         dataset, method = validate(cfg)
         if dist.rank == 0:
             folder.save_identity(config, hydra_overrides())
+            keep_in_run_log(folder.path, f"[focus] start: {' '.join(hydra_overrides()) or 'defaults'} -> {folder.path}")
         return _run(cfg, folder, dist, dataset, method, config)
 
 
@@ -210,6 +212,8 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
                     progress.update(rec)
                     if logger is not None:
                         logger.log_sample(rec, sample)
+            if dist.rank == 0 and getattr(progress, "bar", None) is not None:
+                keep_in_run_log(run_dir, str(progress.bar))  # the bar's last state: samples, time, running accuracy
         finally:
             writer.close()
         dist.barrier()
@@ -221,7 +225,7 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
         status = 1 if metrics["errors"] else 0
         logger.log_summary(metrics)
         logger.finish(status)  # W&B's own closing lines come before the summary, which ends the output
-        print_summary(metrics, run_dir, records, logger.sync_note())
+        keep_in_run_log(run_dir, print_summary(metrics, run_dir, records, logger.sync_note()))
         return status
     finally:
         if logger is not None:

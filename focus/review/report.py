@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -29,8 +30,13 @@ from ..harness.records import read_records, write_json
 from ..scoring import BENCHMARKS, PROTOCOLS, summarise
 
 
+def natural_key(path: Path) -> list:
+    """Sort key reading digit runs as numbers: job 2 before job 10 (Hydra names jobs 0_..., 1_..., 10_...)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(path))]
+
+
 def find_runs(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.rglob("metrics.json"))
+    return sorted((p.parent for p in root.rglob("metrics.json")), key=natural_key)
 
 
 IGNORED_OVERRIDES = ("run_dir=", "tiny_cache_dir=", "logger.", "hydra")
@@ -76,19 +82,67 @@ def collect(root: Path) -> list[dict]:
                "mean_calls": m.get("mean_calls"), "mean_prefill_tokens": m.get("mean_prefill_tokens"),
                "mean_seconds": m.get("mean_seconds"), "peak_memory_gb": m.get("mean_peak_memory_gb"),
                "recall": m.get("recall"), "_overrides": override_items(run), "_categories": m.get("per_category") or {}}
+        row["_choices"] = component_choices(run)
         rows.append(row)
+    distinct_overrides(rows)
+    name_variants(rows)
     return rows
 
 
-def _fmt(v) -> str:
+COMPONENT_GROUPS = ("targets", "relevance", "proposer", "ranker", "inference_scheme")
+
+
+def component_choices(run: Path) -> dict:
+    """The config-group options a run was composed from (Hydra's `.hydra/hydra.yaml` runtime.choices)."""
+    path = run / ".hydra" / "hydra.yaml"
+    if not path.exists():
+        return {}
+    import yaml
+    choices = ((yaml.safe_load(path.read_text()) or {}).get("hydra") or {}).get("runtime", {}).get("choices") or {}
+    return {g: choices[g] for g in COMPONENT_GROUPS if g in choices}
+
+
+def distinct_overrides(rows: list[dict]) -> None:
+    """The run column keeps only the overrides that are not the same in every row (all of them for one row)."""
+    if len(rows) < 2 or any(r["_overrides"] is None for r in rows):
+        return
+    common = set.intersection(*(set(r["_overrides"]) for r in rows))
+    for r in rows:
+        r["run"] = " ".join(o for o in r["_overrides"] if o not in common) or "(the overrides all rows share)"
+
+
+def name_variants(rows: list[dict]) -> None:
+    """Rows of one `method.name` composed from different components (Table 3's ablations: relevance=random,
+    ranker=none) are named by them: `focus (relevance=random, ranker=none)`."""
+    for method in dict.fromkeys(r["method"] for r in rows):
+        members = [r for r in rows if r["method"] == method and r["_choices"]]
+        varying = [g for g in COMPONENT_GROUPS if len({r["_choices"].get(g) for r in members}) > 1]
+        for r in members if varying else []:
+            parts = [f"{g}={r['_choices'].get(g)}" for g in varying]
+            r["method"] = f"{method} ({', '.join(parts)})"
+
+
+def _fmt(v, decimals: int | None = 2) -> str:
     if v is None:
         return ""
-    return f"{v:.2f}" if isinstance(v, float) else str(v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or decimals is None:
+        return str(v)
+    return f"{v:.{decimals}f}"
+
+
+def column_decimals(rows: list[dict], col: str) -> int | None:
+    """One number format per column: integers stay integers; a column holding any fraction gets 2 decimals
+    (0 from 1000 up: token counts)."""
+    values = [r.get(col) for r in rows if isinstance(r.get(col), (int, float)) and not isinstance(r.get(col), bool)]
+    if not values or all(isinstance(v, int) for v in values):
+        return None
+    return 0 if max(abs(v) for v in values) >= 1000 else 2
 
 
 def _markdown(rows: list[dict], cols: list[str]) -> str:
+    decimals = {c: column_decimals(rows, c) for c in cols}
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(_fmt(r.get(c), decimals[c]) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -150,8 +204,9 @@ def point_labels(rows: list[dict]) -> list[str]:
         varying = [k for k in keys if len({parsed[i].get(k, "default") for i in members}) > 1]
         short = {k: k.rsplit(".", 1)[-1].lstrip("+~") for k in varying}
         clash = {v for v in short.values() if list(short.values()).count(v) > 1}
-        for i in members:
-            labels[i] = ", ".join(f"{k if short[k] in clash else short[k]}={parsed[i].get(k, 'default')}"
+        for i in members:  # an added config group (`+comparison=vanilla`) is named by its option alone
+            labels[i] = ", ".join(parsed[i].get(k, "default") if k.startswith("+") else
+                                  f"{k if short[k] in clash else short[k]}={parsed[i].get(k, 'default')}"
                                   for k in varying)
     return labels
 
@@ -212,6 +267,11 @@ def main(argv=None) -> int:
                         help="first recompute every metrics.json from its samples.jsonl (no model is loaded)")
     parser.add_argument("--benchmark", choices=BENCHMARKS, default=None,
                         help="with --rescore: score as this benchmark instead of the runs' dataset.benchmark")
+    parser.add_argument("--wandb-report", action="store_true",
+                        help="also build a W&B report over the runs' offline W&B files: <folder>/wandb_report.json")
+    parser.add_argument("--upload", action="store_true",
+                        help="with --wandb-report: save the report to the W&B project (after `wandb sync` of the "
+                             "runs) and print its URL")
     args = parser.parse_args(argv)
     root = Path(args.folder)
     if args.rescore:
@@ -232,7 +292,30 @@ def main(argv=None) -> int:
     print("\nwrote " + ", ".join(str(out / f) for f in ("report.md", "report.csv", "report_categories.csv",
                                                           "pareto.png", "accuracy_vs_prefill_tokens.png",
                                                           "accuracy_vs_seconds.png")))
+    if args.wandb_report or args.upload:
+        return wandb_report(root, _markdown(rows, [c for c in dict.fromkeys(k for r in rows for k in r)
+                                                   if not c.startswith("_")]), args.upload)
     return 0
+
+
+def wandb_report(root: Path, table: str, upload: bool) -> int:
+    """`--wandb-report [--upload]`: the W&B report spec of the sweep (focus/review/wandb_report.py)."""
+    from .wandb_report import upload as save_report, write_spec
+    try:
+        path, spec = write_spec(root, table)
+    except ImportError as exc:
+        print(f"focus.report: --wandb-report needs {exc.name or 'wandb-workspaces'}: pip install -e . (or pip install "
+              "wandb-workspaces)", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"focus.report: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (W&B report spec, {len(spec['spec']['blocks'])} blocks)")
+    if not upload:
+        return 0
+    status, line = save_report(root, table)
+    print(f"focus.report: {line}", file=sys.stderr if status else sys.stdout)
+    return status
 
 
 if __name__ == "__main__":
