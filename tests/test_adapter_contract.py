@@ -16,10 +16,12 @@ PROMPT = "Is there a {target} in the image? Answer Yes or No."
 
 
 def projection_outputs(adapter, name):
-    """Forward hooks on every decoder layer's `self_attn.<name>`; returns (outputs list, remove)."""
+    """Forward hooks on every decoder layer's `self_attn.<name>`; returns (outputs list, remove). For "k_proj" of a
+    layer with a per-head `k_norm` (Qwen3 text models) the hook sits on `k_norm`: the key RoPE receives."""
     outputs, handles = [], []
     for layer in adapter.model.model.language_model.layers:
-        handles.append(getattr(layer.self_attn, name).register_forward_hook(
+        module = getattr(layer.self_attn, "k_norm", None) if name == "k_proj" else None
+        handles.append((module or getattr(layer.self_attn, name)).register_forward_hook(
             lambda _m, _i, out: outputs.append(out[0].detach().float())))
     return outputs, lambda: [h.remove() for h in handles]
 
