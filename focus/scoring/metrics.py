@@ -112,6 +112,15 @@ def _vanilla_right(record: dict, protocol: str) -> bool:
     return bool((record.get("vanilla_correct") or {}).get(protocol))
 
 
+def _vanilla_rescored(record: dict, benchmark: str) -> dict:
+    """`vanilla_correct` re-scored from `vanilla_prediction` (today's protocols, like the method's own answer)."""
+    if "vanilla_prediction" not in record:
+        return {}
+    verdict = score_record({"prediction": record["vanilla_prediction"], "options": record.get("options"),
+                            "label": record.get("label")}, benchmark)
+    return {"vanilla_correct": {p: verdict[p] for p in PROTOCOLS}}
+
+
 def vanilla_summary(records: list[dict]) -> dict:
     """The paired vanilla reference of `records` (scored records carrying `vanilla_correct`): its accuracy and
     interval per protocol over ALL samples (a sample without a vanilla answer counts wrong), per category, the
@@ -208,7 +217,7 @@ def cost_summary(records: list[dict]) -> dict:
 
 def summarise(records: list[dict], benchmark: str) -> dict:
     """metrics.json content (without config/versions) from the per-sample records, re-scored from predictions."""
-    records = [{**r, **score_record(r, benchmark)} for r in records]
+    records = [{**r, **score_record(r, benchmark), **_vanilla_rescored(r, benchmark)} for r in records]
     ok = [r for r in records if not r.get("error")]
     out: dict = {"n": len(records), "n_scored": len(ok), "errors": len(records) - len(ok), "benchmark": benchmark,
                  "scoring": SCORING_NOTES}
