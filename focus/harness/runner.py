@@ -256,6 +256,9 @@ def write_metrics(cfg, run_dir: Path, records: list[dict]) -> dict:
     metrics = summarise(records, cfg.dataset.benchmark)
     metrics["method"] = cfg.method.get("name")
     metrics["config"] = OmegaConf.to_container(cfg, resolve=True)
+    model = metrics["config"].get("model") or {}
+    metrics["resolution_preset"] = {"preset": model.get("preset", "paper"),  # README "Resolution presets"
+                                    "settings": (model.get("presets") or {}).get(model.get("preset"), {})}
     metrics["versions"] = package_versions()
     write_json(run_dir / "metrics.json", metrics)
     return metrics

@@ -170,6 +170,7 @@ def check_values(cfg) -> None:
     """Type and range of every option of `SCHEMA`, `LIST_SCHEMA` and `LAYER_KEYS` present in `cfg`. Values the user
     wrote are checked before interpolations, so a bad `ranker.n_steps` is named as such, not through
     `model.hparams.k`, which reads it. (`method.proposer` etc. are interpolations of the groups checked here.)"""
+    check_preset(cfg)
     keys = [*SCHEMA, *LIST_SCHEMA, *LAYER_KEYS]
     present = [k for k in keys
                if OmegaConf.select(cfg, k, default=_ABSENT, throw_on_resolution_failure=False) is not _ABSENT]
@@ -186,6 +187,17 @@ def check_values(cfg) -> None:
                                  f"got {_got(value)}")
         elif not (OmegaConf.is_list(value) and len(value) == 2 and all(integer(0).accepts(v) for v in value)):
             raise FocusError(f"{key} must be [l, L): two integers >= 0, got {_got(value)}")
+
+
+def check_preset(cfg) -> None:
+    """`model.preset` names one of the family's `model.presets` (conf/model/*.yaml; README "Resolution presets")."""
+    model = cfg.get("model") or {}
+    presets, preset = model.get("presets"), model.get("preset")
+    if presets is None and preset in (None, "paper"):
+        return  # a family without presets: its config values are the paper's
+    if presets is None or preset not in presets:
+        raise FocusError(f"model.preset must be one of {', '.join(presets or ['paper'])} (the image-size settings of "
+                         f"that codebase, conf/model/*.yaml presets), got {preset!r}")
 
 
 def check_device(device: str) -> None:
