@@ -190,8 +190,15 @@ def check_values(cfg) -> None:
 
 
 def check_preset(cfg) -> None:
-    """`model.preset` names one of the family's `model.presets` (conf/model/*.yaml; README "Resolution presets")."""
+    """`model.preset` names one of the family's `model.presets` (conf/model/*.yaml; README "Resolution presets");
+    `model.resolution_scale` is a number > 0, and 1 for a family whose adapter has no resolution knob."""
     model = cfg.get("model") or {}
+    scale = model.get("resolution_scale", 1)
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
+        raise FocusError(f"model.resolution_scale must be a number > 0, got {scale!r}")
+    if scale != 1 and "resolution_scale" not in (model.get("adapter") or {}):
+        raise FocusError(f"model.resolution_scale={scale}: the {model.get('family')} adapter has no adjustable input "
+                         f"resolution (README \"Budget-matched vanilla\"); leave it at 1")
     presets, preset = model.get("presets"), model.get("preset")
     if presets is None and preset in (None, "paper"):
         return  # a family without presets: its config values are the paper's
