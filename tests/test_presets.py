@@ -29,3 +29,26 @@ def test_explicit_option_beats_the_preset_and_unknown_preset_is_refused():
         check_values(compose_cfg([f"model={model}", "model.preset=lmms_eval"]))
         with pytest.raises(FocusError, match="model.preset must be one of paper, lmms_eval, vlmevalkit"):
             check_values(compose_cfg([f"model={model}", "model.preset=lmms"]))
+
+
+def compose_budget(overrides):
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    import focus.harness.config  # noqa: F401  (registers the focus.* resolvers)
+    root = Path(__file__).resolve().parent.parent
+    with initialize_config_dir(config_dir=str(root / "experiments"), version_base="1.3"):  # = --config-dir
+        return compose(config_name="budget_matched",
+                       overrides=[f"hydra.searchpath=[file://{root / 'conf'}]", *overrides])
+
+
+def test_budget_matched_scales_the_input_where_the_family_can_and_refuses_elsewhere():
+    cfg = compose_budget(["+budget=vanilla_s2"])  # the demo model (LLaVA-1.5 geometry)
+    check_values(cfg)
+    assert cfg.method.name == "vanilla" and cfg.model.adapter.resolution_scale == 2 and cfg.run.vanilla_reference
+    cfg = compose_budget(["+budget=vanilla_s1_5", "model=tiny_qwen25vl"])
+    assert cfg.model.adapter.resolution_scale == 1.5
+    assert compose_budget(["+budget=focus"]).method.name == "focus"
+    with pytest.raises(FocusError, match="llava_ov adapter has no adjustable input resolution"):
+        check_values(compose_budget(["+budget=vanilla_s2", "model=llava_ov"]))
