@@ -49,3 +49,19 @@ def test_report_has_vanilla_rows_intervals_and_paired_tests(tmp_path):
     assert float(ref_cats["a"]["strict"]) == pytest.approx(50.0) and float(ref_cats["b"]["strict"]) == 0.0
     assert "vanilla (reference)" in (tmp_path / "report.md").read_text()
     assert "Wilson" in (tmp_path / "report.md").read_text()
+
+
+def test_console_and_sweep_lines_carry_intervals_and_the_paired_test(tmp_path, capsys):
+    from focus.harness.console import accuracy_line, print_summary
+
+    make_run(tmp_path / "r", "focus", [True, True, True, True, True, False, True, False],
+             [True, False, False, False, True, False, False, False])
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    line = accuracy_line(metrics)
+    lo, hi = wilson_interval(6, 8)
+    assert f"strict 75.00% [{lo:.1f}–{hi:.1f}]" in line
+    assert "vanilla 25.00%" in line and "right only here 4 / only vanilla 0, p=0.125" in line
+    print_summary(metrics, tmp_path / "r")
+    out = capsys.readouterr().out
+    assert "paired test vs vanilla (McNemar, same samples)" in out and "strict: right only here 4, only vanilla 0" in out
+    assert "[focus]   a: strict 100.00%" in out and "(n=4); vanilla strict 50.00%" in out
