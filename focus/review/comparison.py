@@ -28,7 +28,7 @@ def stat_columns(metrics: dict) -> dict:
         test = ref["mcnemar"]["strict"]
         out.update(vanilla_strict=ref["accuracy"]["strict"], vanilla_ci95=interval(ref["interval_95"]["strict"]),
                    only_here_vs_vanilla=f"{test['right_only_here']}/{test['right_only_vanilla']}",
-                   p_mcnemar=test["p_value"])
+                   p_mcnemar=f"{test['p_value']:.3g}")  # 3 significant digits: a p-value is not a %
     return out
 
 
