@@ -56,6 +56,7 @@ def vanilla_rows(rows: list[dict]) -> list[dict]:
             continue
         ci = ref.get("interval_95") or {}
         out[key] = {"method": REFERENCE, "model": r["model"], "dataset": r["dataset"], "n": ref["n"], "errors": None,
+                    "preset": preset(config),
                     **{f"acc_{p}": ref["accuracy"][p] for p in PROTOCOLS},
                     **{f"ci95_{p}": interval(ci.get(p)) for p in PROTOCOLS},
                     "mean_fp": 0, "mean_calls": None, "mean_prefill_tokens": ref.get("mean_prefill_tokens"),
