@@ -73,6 +73,8 @@ SCHEMA: dict[str, Rule] = {
     "dataset.seed": integer(0, 999),  # demo_scenes: evaluation splits (>= 1000 are the demo model's training data)
     "dataset.loader.attribute_fraction": number(0, 1),
     "model.tiny": BOOLEAN,
+    "model.resolution_scale": number(0.1, 8),  # input side × s (experiments/budget_matched.yaml)
+    "model.adapter.resolution_scale": number(0.1, 8),
     "model.hparams.k": integer(1),
     "model.hparams.s_min": integer(1),
     "model.hparams.s_max": integer(1),
