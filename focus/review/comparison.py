@@ -74,8 +74,8 @@ def vanilla_rows(rows: list[dict]) -> list[dict]:
     return result
 
 
-def point_extras(row: dict) -> dict:
+def point_extras(row: dict, curve: bool = True) -> dict:
     """What a plot point of `row` carries besides x and y: its strict interval and whether its series is a curve
     (plain vanilla runs, e.g. over input resolutions in experiments/budget_matched.yaml)."""
     ci = (row.get("_ci") or {}).get("strict")
-    return {"lo": ci[0] if ci else None, "hi": ci[1] if ci else None, "curve": row.get("method") == "vanilla"}
+    return {"lo": ci[0] if ci else None, "hi": ci[1] if ci else None, "curve": curve and row.get("method") == "vanilla"}

@@ -189,7 +189,8 @@ def plot_tradeoffs(rows: list[dict], out: Path) -> dict[str, list[str]]:
             ("accuracy_vs_seconds.png", "mean_seconds", "mean seconds per question (wall time, whole pipeline)",
              "accuracy vs time", 0.1)):
         points = [{"series": series_name(r), "x": r[key], "y": r["acc_strict"],
-                   "label": "whole image" if r.get("_reference") else label, **point_extras(r)}
+                   "label": "whole image" if r.get("_reference") else label,
+                   **point_extras(r, curve=key == "mean_prefill_tokens")}
                   for r, label in zip(rows, labels)]
         drawn[file] = tradeoff_plot(points, out / file, x_label, title, min_span,
                                     include_zero=key != "mean_seconds", note=PLOT_NOTES.get(key))
