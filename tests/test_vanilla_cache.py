@@ -47,10 +47,12 @@ def test_cache_round_trip_ignores_foreign_or_broken_files(tmp_path):
     assert cache.get(sample()) is None
 
 
-def test_second_job_reuses_the_first_jobs_vanilla_answers(tmp_path, tiny_cache, monkeypatch):
+def test_a_vanilla_job_seeds_the_cache_and_a_focus_job_reads_it(tmp_path, tiny_cache, monkeypatch):
+    """The run-level wiring: `method=vanilla` writes its answers under run.vanilla_cache_dir, a FOCUS job of the same
+    model and answer scheme reads them instead of answering the whole image again."""
     common = ["dataset.limit=1", "inference_scheme=logits_match", "ranker.n_steps=1", "ranker.overrun=false",
               "logger.wandb.mode=disabled", "run.vanilla_reference=true", f"run.vanilla_cache_dir={tmp_path / 'c'}"]
-    assert runner.run(compose_cfg(common), tmp_path / "a") == 0
+    assert runner.run(compose_cfg([*common, "method=vanilla"]), tmp_path / "a") == 0
     first = [json.loads(line) for line in (tmp_path / "a" / "samples.jsonl").read_text().splitlines()]
     assert len(list((tmp_path / "c" / "vanilla_cache").glob("*.json"))) == 1
 
@@ -58,9 +60,49 @@ def test_second_job_reuses_the_first_jobs_vanilla_answers(tmp_path, tiny_cache, 
         raise AssertionError("vanilla recomputed although cached")
 
     monkeypatch.setattr(runner, "vanilla_reference", refuse)
-    assert runner.run(compose_cfg([*common, "proposer.s_max=4"]), tmp_path / "b") == 0
+    assert runner.run(compose_cfg(common), tmp_path / "b") == 0
     second = [json.loads(line) for line in (tmp_path / "b" / "samples.jsonl").read_text().splitlines()]
-    assert [r["vanilla_prediction"] for r in second] == [r["vanilla_prediction"] for r in first]
+    assert [r["vanilla_prediction"] for r in second] == [r["prediction"] for r in first]
     assert all(r.get("vanilla_cached") and "vanilla_error" not in r for r in second)
     metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert metrics["vanilla_reference"]["cached"] == 1 and metrics["vanilla_reference"]["mcnemar"]["strict"]
+
+
+class CountingScheme:
+    def __init__(self):
+        self.calls = 0
+
+    def answer(self, adapter, images, sample):
+        self.calls += 1
+        return "B", 2, {}
+
+
+def test_process_sample_answers_once_then_reads_the_cache(tmp_path):
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    scheme = CountingScheme()
+    adapter = SimpleNamespace(calls=0)
+    s = sample()
+    s.image_fn = lambda: Image.new("RGB", (8, 8))
+    cache = VanillaCache(tmp_path, {"model": "m"})
+
+    def focus_like(adapter, sample, image):
+        return {"prediction": "A", "fp": 1}
+
+    recs = [runner.process_sample(s, focus_like_with(scheme, focus_like), adapter, "cpu", "vstar", True, cache)
+            for _ in range(2)]
+    assert scheme.calls == 1  # the second sample's whole-image answer came from the cache
+    assert [r["vanilla_prediction"] for r in recs] == ["B", "B"] and recs[1]["vanilla_cached"]
+    assert recs[0]["vanilla_correct"]["strict"] is False and recs[0]["vanilla_fp_answer"] == 2
+
+
+def focus_like_with(scheme, fn):
+    class Method:
+        inference_scheme, name = scheme, "focus"
+
+        def __call__(self, adapter, sample, image):
+            return fn(adapter, sample, image)
+
+    return Method()
