@@ -228,6 +228,14 @@ MUTATIONS = [
              "  lmms_eval: {min_pixels: 200704, max_pixels: 1605632}    # lmms-eval models/simple/qwen2_5_vl.py: 256*28*28, 2048*28*28",
              "  lmms_eval: {min_pixels: 200704, max_pixels: 1003520}    # lmms-eval models/simple/qwen2_5_vl.py: 256*28*28, 2048*28*28",
              ("tests/test_presets.py",), "the lmms_eval preset keeps focus's max_pixels"),
+    Mutation("llava15_resolution_scale_ignored", "focus/models/llava15.py",
+             "        size = max(1, round(vision.image_size * scale / vision.patch_size)) * vision.patch_size",
+             "        size = vision.image_size",
+             ("tests/test_resolution_scale.py",), "budget-matched LLaVA-1.5 vanilla runs at the base size"),
+    Mutation("qwen_resolution_scale_on_the_side_not_the_area", "focus/models/qwen25vl.py",
+             '            size["longest_edge"] = int(size["longest_edge"] * float(resolution_scale) ** 2)',
+             '            size["longest_edge"] = int(size["longest_edge"] * float(resolution_scale))',
+             ("tests/test_resolution_scale.py",), "max_pixels scaled by s instead of s² (the side × s)"),
 ]
 
 
