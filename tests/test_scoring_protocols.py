@@ -204,6 +204,33 @@ TABLE = [
     ("sentence options: 'no sign' option", SIGN, 'There is no sign.', 'E', '- E | - E - | E E -'),
     ('sentence options: letter with its own text', SIGN, 'C. a speed limit sign', 'C', '- C | C C C | C C C'),
     ('sentence options: bare letter', SIGN, 'D', 'D', 'D D | D D D | D D D'),
+    # The last forms (README "Scoring"): lmms-eval's MME prefix list (two pairs of literals concatenate, so 'Best
+    # answer:' and 'Best option:' are never removed and the B of 'Best' is read), VLMEvalKit's can_infer on a letter
+    # followed by a reason, on JSON answers (quoted letters are not words: option texts decide) and on outputs that
+    # discuss one option before choosing another (the first letter mentioned wins, or two letters defer to texts).
+    ("MME prefix 'Best answer: X' (never removed: 'B' of Best read)", FIVE,
+     'Best answer: A', 'A', '- A | B A B | A A B'),
+    ("MME prefix 'Best option: (X)'", FIVE, 'Best option: (C)', 'C', '- C | B C B | C C B'),
+    ("MME prefix 'The best option is X'", FIVE, 'The best option is D', 'D', '- D | D D D | D D D'),
+    ("MME prefix 'The correct option is X'", FIVE, 'The correct option is E', 'E', '- E | - E E | E E E'),
+    ("MME prefix 'Best answer: (X) text'", FIVE, 'Best answer: (B) two', 'B', '- B | B B B | B B B'),
+    ("letter then reason 'X, because ...'", FOUR, 'B, because the cup is clearly blue.', 'B', '- B | B B B | B B B'),
+    ('letter then reason naming another option', FOUR, 'C, because it is green, not red.', 'C', '- C | C C C | C C C'),
+    ("letter then reason with article 'A'", FOUR, 'D, because A white cup stands there.', 'D', '- D | D D D | D D D'),
+    ("letter then reason 'X. Reason: ...'", TWO, 'B. Reason: the dog is on the right.', 'B', '- B | B B B | B B B'),
+    ('JSON answer with reason', FOUR, '{"answer": "B", "reason": "the cup is blue"}', 'B', '- B | - B B | B B B'),
+    ('JSON answer with reason naming two options', FOUR,
+     '{"answer": "C", "reason": "green, not white"}', 'C', '- C | - ? C | ? ? C'),
+    ('JSON answer with reason, no option text', FOUR,
+     '{"answer": "D", "reason": "it matches the object"}', 'D', '- D | - ? D | ? ? D'),
+    ('discusses an option, then chooses another', FOUR,
+     'Option B (blue) does not match the cup. So the answer is A.', 'A', '- A | B B B | B B B'),
+    ('discusses an option, then chooses another, no parentheses', FOUR,
+     'Option C does not match. So the answer is D.', 'D', '- D | C ? C | ? ? C'),
+    ('rules out an option, then states the answer', TWO,
+     'Option A does not fit since the dog is not on the left. The answer is B.', 'B', '- B | A A A | A A A'),
+    ('discusses option text, then chooses a letter', FOUR,
+     'Blue does not match the cup; so the answer is A', 'A', '- A | B A B | A A B'),
 ]
 
 

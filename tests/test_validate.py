@@ -45,8 +45,8 @@ def test_schema_covers_every_numeric_and_boolean_option():
             numeric = isinstance(value, (bool, int, float)) or (
                 isinstance(value, list) and value and isinstance(value[0], (int, float)))
             # dataset.hparams.* reach proposer.*; method.proposer etc. are interpolations of the groups: both checked
-            # method.per_family.* reach method.<key> (checked) the same way
-            if numeric and not key.startswith(("dataset.hparams.", "method.per_family.",
+            # method.per_family.* reach method.<key> (checked) the same way; model.presets.* reach model.adapter.*
+            if numeric and not key.startswith(("dataset.hparams.", "method.per_family.", "model.presets.",
                                                *(f"method.{g}." for g in GROUPS))):
                 assert key in SCHEMA or key in LIST_SCHEMA or key in LAYER_KEYS, \
                     f"{key} (= {value!r}) has no rule in focus.harness.validate.SCHEMA"

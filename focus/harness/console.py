@@ -166,24 +166,56 @@ def failed_lines(records: list[dict], shown: int = FAILED_SHOWN) -> list[str]:
     return lines
 
 
+def interval_text(ci) -> str:
+    """' [lo–hi]' of a 95 % interval in %, '' without one."""
+    return f" [{ci[0]:.1f}–{ci[1]:.1f}]" if ci else ""
+
+
+def vanilla_text(metrics: dict, protocol: str = "strict") -> str:
+    """'vanilla 35.00% [..], McNemar 12 vs 1, p=0.0034' for the paired reference of a run, '' without one."""
+    ref = metrics.get("vanilla_reference")
+    if not ref:
+        return ""
+    test = ref["mcnemar"][protocol]
+    return (f"vanilla {fmt(ref['accuracy'][protocol])}%{interval_text(ref['interval_95'][protocol])}, McNemar "
+            f"right only here {test['right_only_here']} / only vanilla {test['right_only_vanilla']}, "
+            f"p={test['p_value']:.3g}")
+
+
 def accuracy_line(metrics: dict) -> str:
-    """Strict and lenient accuracy, samples, errors and mean fp of one run, on one line (sweep listings)."""
-    return (f"strict {fmt(metrics.get('accuracy_strict'))}% | lenient {fmt(metrics.get('accuracy_lenient'))}% | "
+    """Strict and lenient accuracy (95 % Wilson interval), samples, errors, mean fp of one run and its paired vanilla
+    reference, on one line (sweep listings)."""
+    ci = metrics.get("interval_95") or {}
+    line = (f"strict {fmt(metrics.get('accuracy_strict'))}%{interval_text(ci.get('strict'))} | lenient "
+            f"{fmt(metrics.get('accuracy_lenient'))}%{interval_text(ci.get('lenient'))} | "
             f"{metrics.get('n')} samples, {metrics.get('errors')} errors | mean fp {fmt(metrics.get('mean_fp'))}")
+    vanilla = vanilla_text(metrics)
+    return line + (f" | {vanilla}" if vanilla else "")
 
 
 def print_summary(metrics: dict, run_dir, records: list[dict] = (), wandb_note: str | None = None) -> str:
     judge = metrics["needs_judge"]
     lines = [f"[focus] {metrics['n']} samples ({metrics['errors']} errors, counted wrong) -> {run_dir}",
              "[focus] accuracy over all samples: " + " | ".join(
-                 f"{PROTOCOL_NAMES[p]}: {fmt(metrics[f'accuracy_{p}'])}%" for p in PROTOCOLS)
+                 f"{PROTOCOL_NAMES[p]}: {fmt(metrics[f'accuracy_{p}'])}%"
+                 f"{interval_text((metrics.get('interval_95') or {}).get(p))}" for p in PROTOCOLS)
              + f" (left to a judge, counted wrong: lmms-eval {judge['lmms_eval']}, VLMEvalKit {judge['vlmevalkit']})"]
     if "accuracy_vanilla_reference" in metrics:
         ref = metrics["accuracy_vanilla_reference"]
         lines.append("[focus] vanilla (whole image, same samples, run.vanilla_reference): " + " | ".join(
-            f"{PROTOCOL_NAMES[p]}: {fmt(ref[p])}%" for p in PROTOCOLS))
+            f"{PROTOCOL_NAMES[p]}: {fmt(ref[p])}%"
+            f"{interval_text(((metrics.get('vanilla_reference') or {}).get('interval_95') or {}).get(p))}"
+            for p in PROTOCOLS))
+        if metrics.get("vanilla_reference"):
+            lines.append("[focus] paired test vs vanilla (McNemar, same samples), per protocol: " + " | ".join(
+                f"{p}: right only here {t['right_only_here']}, only vanilla {t['right_only_vanilla']}, "
+                f"p={t['p_value']:.3g}" for p, t in metrics["vanilla_reference"]["mcnemar"].items()))
+    if metrics.get("interval_95"):
+        lines.append("[focus] [low–high] = 95 % Wilson score interval of the accuracy")
     for cat, m in metrics["per_category"].items():
-        lines.append(f"[focus]   {cat or '-'}: " + " ".join(f"{p} {fmt(m[p])}%" for p in PROTOCOLS) + f" (n={m['n']})")
+        vanilla = ((metrics.get("vanilla_reference") or {}).get("per_category") or {}).get(cat)
+        lines.append(f"[focus]   {cat or '-'}: " + " ".join(f"{p} {fmt(m[p])}%" for p in PROTOCOLS) + f" (n={m['n']})"
+                     + (f"; vanilla strict {fmt(vanilla['strict'])}%" if vanilla else ""))
     if "hrbench_cycle_avg" in metrics:
         lines.append("[focus] HR-Bench cycle-averaged (official rule): " + " ".join(
             f"{p} {fmt(metrics['hrbench_cycle_avg'][p]['overall'])}%" for p in PROTOCOLS))

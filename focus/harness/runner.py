@@ -29,6 +29,7 @@ from .runfolder import RunFolder
 from .runlog import keep as keep_in_run_log
 from ..scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
 from .validate import check_config, check_values
+from .vanilla_cache import VanillaCache, answer_identity, cache_folder, vanilla_fields_of
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +124,31 @@ def vanilla_reference(sample, method, adapter, image, benchmark: str) -> dict:
     """The whole-image answer to the same sample with the method's answer scheme (`run.vanilla_reference`): a paired
     vanilla baseline in the same record, so the summary shows FOCUS beside vanilla on exactly these samples. Its
     passes and seconds are kept apart (`vanilla_fp_answer`, `vanilla_seconds`), never added to the method's cost."""
+    meter = meter_of(adapter)
+    tokens0 = totals(meter.snapshot())["prefill_tokens"]
     t0 = time.perf_counter()
     prediction, fp_answer, _ = method.inference_scheme.answer(adapter, [image], sample)
+    seconds = time.perf_counter() - t0
     verdict = score_record({"prediction": prediction, "options": sample.options, "label": sample.label}, benchmark)
     return {"vanilla_prediction": prediction, "vanilla_correct": {p: verdict[p] for p in PROTOCOLS},
-            "vanilla_fp_answer": fp_answer, "vanilla_seconds": time.perf_counter() - t0}
+            "vanilla_fp_answer": fp_answer, "vanilla_seconds": seconds,
+            "vanilla_prefill_tokens": totals(meter.snapshot())["prefill_tokens"] - tokens0}
 
 
-def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla: bool = False) -> dict:
+def cached_vanilla_reference(sample, method, adapter, image, benchmark: str, cache: VanillaCache | None) -> dict:
+    """`vanilla_reference` read from the cache when this model, answer scheme and sample content were answered
+    before (by any job of the sweep), else computed and cached (focus/harness/vanilla_cache.py)."""
+    cached = cache.get(sample) if cache is not None else None
+    if cached is not None:
+        return {**cached, "vanilla_cached": True}
+    fields = vanilla_reference(sample, method, adapter, image, benchmark)
+    if cache is not None:
+        cache.put(sample, fields)
+    return fields
+
+
+def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla: bool = False,
+                   cache: VanillaCache | None = None) -> dict:
     rec = {"id": sample.id, "question": sample.question, "options": sample.options, "label": sample.label,
            "category": sample.category, "meta": sample.meta, "gt_boxes": sample.gt_boxes,
            "gt_targets": sample.gt_targets, "prediction": None, "error": None}
@@ -139,6 +157,7 @@ def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla
     meter = meter_of(adapter)
     meter.reset()
     calls0, t0 = adapter.calls, time.perf_counter()
+    image = None
     try:
         image = sample.load_image()
         rec["image_size"] = list(image.size)
@@ -152,9 +171,11 @@ def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla
     spent = totals(rec["cost"])
     for key in ("prefill_tokens", "vision_images", "model_seconds", "preprocess_seconds"):
         rec[key] = spent[key]
-    if with_vanilla and rec["error"] is None:  # after the method's cost is taken: none of it is the method's
+    # after the method's cost is taken: none of it is the method's. Also when the method failed on a readable image,
+    # so the reference covers the same samples whatever the method did.
+    if with_vanilla and image is not None:
         try:
-            rec.update(vanilla_reference(sample, method, adapter, image, benchmark))
+            rec.update(cached_vanilla_reference(sample, method, adapter, image, benchmark, cache))
         except Exception as exc:  # the reference failing does not make the method's answer an error
             rec["vanilla_error"] = f"{type(exc).__name__}: {exc}"
     rec.update(score_record(rec, benchmark))
@@ -195,8 +216,9 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
         done = {r["id"] for r in kept}
         writer = folder.writer()  # opened (and a torn last line dropped) before the model loads
         try:
-            with_vanilla = bool(cfg.run.get("vanilla_reference")) and hasattr(method, "inference_scheme") \
-                and method.name != "vanilla"
+            wants_vanilla = bool(cfg.run.get("vanilla_reference")) and hasattr(method, "inference_scheme")
+            with_vanilla = wants_vanilla and method.name != "vanilla"
+            cache = VanillaCache(cache_folder(cfg, run_dir), answer_identity(cfg)) if wants_vanilla else None
             model_kwargs = {"device": dist.device} if dist.device else {}
             adapter = build(cfg.model.adapter, **model_kwargs)
             progress = Progress(shard_size(dataset.size(), dist.rank, dist.world),
@@ -207,7 +229,9 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
                     if index % dist.world != dist.rank or sample.id in done:
                         continue
                     rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark,
-                                         with_vanilla)
+                                         with_vanilla, cache)
+                    if cache is not None and not with_vanilla and not rec["error"]:  # method=vanilla seeds the cache
+                        cache.put(sample, vanilla_fields_of(rec, {p: rec[p] for p in PROTOCOLS}))
                     writer.put(rec)  # a retried id replaces its error record
                     progress.update(rec)
                     if logger is not None:
@@ -236,6 +260,9 @@ def write_metrics(cfg, run_dir: Path, records: list[dict]) -> dict:
     metrics = summarise(records, cfg.dataset.benchmark)
     metrics["method"] = cfg.method.get("name")
     metrics["config"] = OmegaConf.to_container(cfg, resolve=True)
+    model = metrics["config"].get("model") or {}
+    metrics["resolution_preset"] = {"preset": model.get("preset", "paper"),  # README "Resolution presets"
+                                    "settings": (model.get("presets") or {}).get(model.get("preset"), {})}
     metrics["versions"] = package_versions()
     write_json(run_dir / "metrics.json", metrics)
     return metrics

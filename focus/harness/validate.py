@@ -73,6 +73,8 @@ SCHEMA: dict[str, Rule] = {
     "dataset.seed": integer(0, 999),  # demo_scenes: evaluation splits (>= 1000 are the demo model's training data)
     "dataset.loader.attribute_fraction": number(0, 1),
     "model.tiny": BOOLEAN,
+    "model.resolution_scale": number(0.1, 8),  # input side × s (experiments/budget_matched.yaml)
+    "model.adapter.resolution_scale": number(0.1, 8),
     "model.hparams.k": integer(1),
     "model.hparams.s_min": integer(1),
     "model.hparams.s_max": integer(1),
@@ -171,6 +173,7 @@ def check_values(cfg) -> None:
     """Type and range of every option of `SCHEMA`, `LIST_SCHEMA` and `LAYER_KEYS` present in `cfg`. Values the user
     wrote are checked before interpolations, so a bad `ranker.n_steps` is named as such, not through
     `model.hparams.k`, which reads it. (`method.proposer` etc. are interpolations of the groups checked here.)"""
+    check_preset(cfg)
     keys = [*SCHEMA, *LIST_SCHEMA, *LAYER_KEYS]
     present = [k for k in keys
                if OmegaConf.select(cfg, k, default=_ABSENT, throw_on_resolution_failure=False) is not _ABSENT]
@@ -187,6 +190,24 @@ def check_values(cfg) -> None:
                                  f"got {_got(value)}")
         elif not (OmegaConf.is_list(value) and len(value) == 2 and all(integer(0).accepts(v) for v in value)):
             raise FocusError(f"{key} must be [l, L): two integers >= 0, got {_got(value)}")
+
+
+def check_preset(cfg) -> None:
+    """`model.preset` names one of the family's `model.presets` (conf/model/*.yaml; README "Resolution presets");
+    `model.resolution_scale` is a number > 0, and 1 for a family whose adapter has no resolution knob."""
+    model = cfg.get("model") or {}
+    scale = model.get("resolution_scale", 1)
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
+        raise FocusError(f"model.resolution_scale must be a number > 0, got {scale!r}")
+    if scale != 1 and "resolution_scale" not in (model.get("adapter") or {}):
+        raise FocusError(f"model.resolution_scale={scale}: the {model.get('family')} adapter has no adjustable input "
+                         f"resolution (README \"Budget-matched vanilla\"); leave it at 1")
+    presets, preset = model.get("presets"), model.get("preset")
+    if presets is None and preset in (None, "paper"):
+        return  # a family without presets: its config values are the paper's
+    if presets is None or preset not in presets:
+        raise FocusError(f"model.preset must be one of {', '.join(presets or ['paper'])} (the image-size settings of "
+                         f"that codebase, conf/model/*.yaml presets), got {preset!r}")
 
 
 def check_device(device: str) -> None:

@@ -19,6 +19,7 @@ import logging
 from transformers import LlavaProcessor
 from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
+from .. import FocusError
 from ..core.geometry import GridLayout
 from .base import HFAdapter, check_count, image_token_positions
 from .processors import align_with_model
@@ -46,22 +47,38 @@ class Llava15Adapter(HFAdapter):
     local_grid = False
     base_resolution = None  # min_crop, else the vision tower's input size
 
-    def configure_processor(self, pad_to_square: bool = True) -> None:
+    def configure_processor(self, pad_to_square: bool = True, resolution_scale: float = 1.0) -> None:
         vision = self.model.config.vision_config
         loaded = self.processor.image_processor
         crop = getattr(loaded, "crop_size", None) or {}
         if crop.get("height") not in (None, vision.image_size):
             log.warning("the checkpoint's image processor crops to %s px but the vision tower takes %d px; "
                         "using %d", crop.get("height"), vision.image_size, vision.image_size)
-        self.processor.image_processor = llava15_image_processor(loaded, vision.image_size, bool(pad_to_square))
+        size = vision.image_size
+        if resolution_scale and float(resolution_scale) != 1.0:
+            size = self._scale_input_size(float(resolution_scale), vision)
+        self.processor.image_processor = llava15_image_processor(loaded, size, bool(pad_to_square))
         # the processor counts (S / P)² image tokens (less the CLS under "default") as the model emits them
         align_with_model(self.processor, "patch_size", vision.patch_size, self.path)
         align_with_model(self.processor, "vision_feature_select_strategy",
                          self.model.config.vision_feature_select_strategy, self.path)
         self.pad_to_square = bool(pad_to_square)
-        self.grid = vision.image_size // vision.patch_size  # 24 for CLIP-L/14 at 336 px
+        self.grid = size // vision.patch_size  # 24 for CLIP-L/14 at 336 px
         if not self.base_resolution:
             self.base_resolution = vision.image_size
+
+    def _scale_input_size(self, scale: float, vision) -> int:
+        """`resolution_scale`: every image (whole image and crops) at scale × the tower's trained size (rounded to
+        whole patches), the position embeddings interpolated (CLIP's `interpolate_pos_encoding`), (size / P)² tokens.
+        For budget-matched vanilla baselines (experiments/budget_matched.yaml): LLaVA-1.5 was trained at one size, so
+        a larger one is out of distribution, not a budget the model was built to use."""
+        size = max(1, round(vision.image_size * scale / vision.patch_size)) * vision.patch_size
+        tower = self.model.model.vision_tower
+        embeddings = getattr(tower, "vision_model", tower).embeddings
+        original = embeddings.forward
+        embeddings.forward = lambda pixel_values, interpolate_pos_encoding=False: original(
+            pixel_values, interpolate_pos_encoding=True)
+        return size
 
     def layout(self, image) -> GridLayout:
         w, h = image.size

@@ -23,7 +23,10 @@ class Qwen25VLAdapter(HFAdapter):
     local_grid = False
     base_resolution = 448
 
-    def configure_processor(self, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
+    def configure_processor(self, min_pixels: int | None = None, max_pixels: int | None = None,
+                            resolution_scale: float = 1.0) -> None:
+        """`resolution_scale` multiplies the side of the largest input (max_pixels × scale²): budget-matched vanilla
+        runs (experiments/budget_matched.yaml); images already under max_pixels keep their size."""
         ip = self.processor.image_processor
         vision = self.model.config.vision_config  # the model's patching decides the grid; the processor must agree
         align_with_model(ip, "patch_size", vision.patch_size, self.path)
@@ -34,6 +37,8 @@ class Qwen25VLAdapter(HFAdapter):
             size["shortest_edge"] = int(min_pixels)
         if max_pixels:
             size["longest_edge"] = int(max_pixels)
+        if resolution_scale and float(resolution_scale) != 1.0:
+            size["longest_edge"] = int(size["longest_edge"] * float(resolution_scale) ** 2)
         ip.size = size
         self.min_pixels, self.max_pixels = size["shortest_edge"], size["longest_edge"]
         self.factor = ip.patch_size * ip.merge_size

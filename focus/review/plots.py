@@ -157,11 +157,29 @@ def _place_labels(fig, ax, anchors: list[tuple[float, float, str, str]]) -> list
     return out
 
 
-def tradeoff_plot(points: list[dict], path, x_label: str, title: str, min_x_span: float,
-                  y_label: str = "accuracy [%], strict (exact letter, paper protocol)", x_lower: float = 0.0):
-    """Scatter `points` ({series, x, y, label}) with per-series Pareto fronts; returns the label texts drawn.
+def _draw_intervals_and_curves(ax, points: list[dict], series: list[str], colours: list[str]) -> None:
+    """Each point's 95 % interval (`lo`, `hi`) as a vertical bar; a series whose points say `curve` (vanilla over
+    input resolutions) as a solid line through its points in x order."""
+    for name, colour in zip(series, colours):
+        members = [p for p in points if p["series"] == name]
+        with_ci = [p for p in members if p.get("lo") is not None and p.get("hi") is not None]
+        if with_ci:
+            ax.errorbar([p["x"] for p in with_ci], [p["y"] for p in with_ci],
+                        yerr=[[p["y"] - p["lo"] for p in with_ci], [p["hi"] - p["y"] for p in with_ci]],
+                        fmt="none", ecolor=colour, elinewidth=1, capsize=3, alpha=0.6, zorder=2)
+        if len(members) > 1 and any(p.get("curve") for p in members):
+            ordered = sorted(members, key=lambda p: p["x"])
+            ax.plot([p["x"] for p in ordered], [p["y"] for p in ordered], color=colour, linewidth=1.5, zorder=3)
 
-    x is a cost (lower is better), y an accuracy in % (axis at least 5 points tall, within [0, 100])."""
+
+def tradeoff_plot(points: list[dict], path, x_label: str, title: str, min_x_span: float,
+                  y_label: str = "accuracy [%], strict (exact letter, paper protocol)", x_lower: float = 0.0,
+                  include_zero: bool = False, note: str | None = None):
+    """Scatter `points` ({series, x, y, label}, optional `lo`/`hi`: the 95 % interval, drawn as a bar; `curve`: the
+    series is drawn as a line) with per-series Pareto fronts; returns the label texts drawn.
+
+    x is a cost (lower is better; `include_zero`: the axis starts at 0), y an accuracy in % (axis at least 5 points
+    tall, within [0, 100], holding every interval); `note` is written under the title."""
     fig = _figure(TRADEOFF_SIZE_PX, TRADEOFF_DPI)
     ax = fig.add_subplot()
     points = [p for p in points if p["x"] is not None and p["y"] is not None]
@@ -170,8 +188,12 @@ def tradeoff_plot(points: list[dict], path, x_label: str, title: str, min_x_span
         ax.text(0.5, 0.5, "no run has both values", ha="center", va="center", transform=ax.transAxes)
         save(fig, path)
         return texts
-    xlim = axis_range([p["x"] for p in points], min_x_span, lower=x_lower)
-    ylim = axis_range([p["y"] for p in points], 5.0, lower=0.0, upper=100.0)
+    xs = [p["x"] for p in points] + ([0.0] if include_zero else [])
+    xlim = axis_range(xs, min_x_span, lower=x_lower)
+    if include_zero:  # the axis starts at 0 (no exaggerated differences in cost); the pad only on the right
+        xlim = (min(0.0, xlim[0]) if min(xs) < 0 else -0.02 * (xlim[1] - xlim[0]), xlim[1])
+    ys = [p["y"] for p in points] + [v for p in points for v in (p.get("lo"), p.get("hi")) if v is not None]
+    ylim = axis_range(ys, 5.0, lower=0.0, upper=100.0)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     series = list(dict.fromkeys(p["series"] for p in points))
@@ -192,6 +214,7 @@ def tradeoff_plot(points: list[dict], path, x_label: str, title: str, min_x_span
                     alpha=0.8, zorder=3)
         anchors += [(g[0]["x"], g[0]["y"], _group_label(g) if len(members) > 1 or g[0]["label"] else "",
                     colours[i]) for g in groups]
+    _draw_intervals_and_curves(ax, points, series, colours)
     fig.canvas.draw()
     for ann in _place_labels(fig, ax, anchors):
         texts.append(ann.get_text())
@@ -201,7 +224,7 @@ def tradeoff_plot(points: list[dict], path, x_label: str, title: str, min_x_span
     ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.85)
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
-    ax.set_title(title, fontsize=11)
+    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=11 if not note else 10)
     ax.grid(alpha=0.3)
     save(fig, path)
     return texts

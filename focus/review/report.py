@@ -25,6 +25,7 @@ import re
 import sys
 from pathlib import Path
 
+from .comparison import REFERENCE, point_extras, stat_columns, vanilla_rows
 from .plots import tradeoff_plot
 from ..harness.records import read_records, write_json
 from ..scoring import BENCHMARKS, PROTOCOLS, summarise
@@ -83,10 +84,13 @@ def collect(root: Path) -> list[dict]:
                "mean_seconds": m.get("mean_seconds"), "peak_memory_gb": m.get("mean_peak_memory_gb"),
                "recall": m.get("recall"), "_overrides": override_items(run), "_categories": m.get("per_category") or {}}
         row["_choices"] = component_choices(run)
+        row.update(stat_columns(m), _vanilla=m.get("vanilla_reference"), _config=config, _ci=m.get("interval_95"),
+                   _category_ci=m.get("per_category_interval_95") or {},
+                   preset=(config.get("model") or {}).get("preset"))
         rows.append(row)
     distinct_overrides(rows)
     name_variants(rows)
-    return rows
+    return rows + vanilla_rows(rows)  # the paired vanilla references, fp 0 (focus/review/comparison.py)
 
 
 COMPONENT_GROUPS = ("targets", "relevance", "proposer", "ranker", "inference_scheme")
@@ -155,8 +159,14 @@ def _csv(rows: list[dict], cols: list[str], path: Path) -> None:
 
 def category_rows(rows: list[dict]) -> list[dict]:
     """One row per (run, category): n and the accuracy under each protocol (errors counted wrong)."""
-    return [{"#": r["#"], "model": r["model"], "dataset": r["dataset"], "category": cat or "-", "n": c.get("n"),
-             **{p: c.get(p) for p in PROTOCOLS}} for r in rows for cat, c in r["_categories"].items()]
+    return [{"#": r["#"], "method": r["method"], "model": r["model"], "dataset": r["dataset"], "category": cat or "-",
+             "n": c.get("n"), **{p: c.get(p) for p in PROTOCOLS},
+             "ci95_strict": _ci_text(((r.get("_category_ci") or {}).get(cat) or {}).get("strict"))}
+            for r in rows for cat, c in r["_categories"].items()]
+
+
+def _ci_text(ci) -> str | None:
+    return f"{ci[0]:.1f}–{ci[1]:.1f}" if ci else None
 
 
 def write_table(rows: list[dict], out: Path) -> str:
@@ -164,7 +174,7 @@ def write_table(rows: list[dict], out: Path) -> str:
     cols = [c for c in dict.fromkeys(k for r in rows for k in r) if not c.startswith("_")]
     _csv(rows, cols, out / "report.csv")
     cats = category_rows(rows)
-    cat_cols = ["#", "model", "dataset", "category", "n", *PROTOCOLS]
+    cat_cols = ["#", "method", "model", "dataset", "category", "n", *PROTOCOLS, "ci95_strict"]
     _csv(cats, cat_cols, out / "report_categories.csv")
     text = _markdown(rows, cols)
     cat_text = _markdown(cats, cat_cols)
@@ -173,7 +183,10 @@ def write_table(rows: list[dict], out: Path) -> str:
         "lenient = the focus reading of free-form answers; lmms_eval / vlmevalkit = those harnesses' rules "
         "(judge-free). fp = visual-search forward passes (App. A.2); calls = model invocations (a batched forward "
         "is one); prefill_tokens = language-model input positions computed per question, image tokens included "
-        "(README \"Cost per question\").\n\n" + text +
+        "(README \"Cost per question\"). ci95_* = 95 % Wilson score interval of the accuracy; `vanilla (reference)` rows: "
+        "the whole-image answers to the same samples (run.vanilla_reference), fp 0; vanilla_strict, "
+        "only_here_vs_vanilla (samples right only under this run / only under vanilla) and p_mcnemar (McNemar's "
+        "paired test, exact binomial under 25 discordant pairs) compare each run with it, strict protocol.\n\n" + text +
         "\n\n## Per category\n\nAccuracy [%] per category under each protocol; # is the run's row above.\n\n"
         + cat_text + "\n\n![accuracy vs forward passes](pareto.png)\n\n"
         "![accuracy vs prefill tokens per question](accuracy_vs_prefill_tokens.png)\n\n"
@@ -211,6 +224,12 @@ def point_labels(rows: list[dict]) -> list[str]:
     return labels
 
 
+PLOT_NOTES = {
+    "mean_fp": f"bars: 95 % Wilson intervals; {REFERENCE}: the whole image, fp 0",
+    "mean_prefill_tokens": "bars: 95 % Wilson intervals; solid line: vanilla runs over input resolutions",
+    "mean_seconds": "seconds depend on the machine that ran them (see each run's metrics.json versions)"}
+
+
 def plot_tradeoffs(rows: list[dict], out: Path) -> dict[str, list[str]]:
     """pareto.png (accuracy vs mean fp), accuracy_vs_prefill_tokens.png and accuracy_vs_seconds.png; returns each
     file's point labels."""
@@ -224,9 +243,12 @@ def plot_tradeoffs(rows: list[dict], out: Path) -> dict[str, list[str]]:
              "accuracy vs prefill tokens", 100.0),
             ("accuracy_vs_seconds.png", "mean_seconds", "mean seconds per question (wall time, whole pipeline)",
              "accuracy vs time", 0.1)):
-        points = [{"series": series_name(r), "x": r[key], "y": r["acc_strict"], "label": label}
+        points = [{"series": series_name(r), "x": r[key], "y": r["acc_strict"],
+                   "label": "whole image" if r.get("_reference") else label,
+                   **point_extras(r, curve=key == "mean_prefill_tokens")}
                   for r, label in zip(rows, labels)]
-        drawn[file] = tradeoff_plot(points, out / file, x_label, title, min_span)
+        drawn[file] = tradeoff_plot(points, out / file, x_label, title, min_span,
+                                    include_zero=key != "mean_seconds", note=PLOT_NOTES.get(key))
     return drawn
 
 

@@ -66,6 +66,13 @@ class WandbLogger:
                 self.run.summary[key] = value
         for cat, m in metrics.get("per_category", {}).items():
             self.run.summary[f"per_category/{cat}/strict"] = m["strict"]
+        for protocol, ci in (metrics.get("interval_95") or {}).items():  # 95 % Wilson intervals
+            if isinstance(ci, list):
+                self.run.summary[f"interval_95/{protocol}_low"], self.run.summary[f"interval_95/{protocol}_high"] = ci
+        ref = metrics.get("vanilla_reference") or {}
+        for protocol, acc in (ref.get("accuracy") or {}).items():  # the paired vanilla reference and McNemar's test
+            self.run.summary[f"vanilla_reference/accuracy_{protocol}"] = acc
+            self.run.summary[f"vanilla_reference/mcnemar_p_{protocol}"] = ref["mcnemar"][protocol]["p_value"]
         self.run.log({"samples": self.table})
 
     def finish(self, exit_code: int) -> None:
