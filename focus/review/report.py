@@ -14,6 +14,11 @@ then prints the tables.
 
 `--rescore` first recomputes every run's `metrics.json` from its `samples.jsonl` (the scoring of focus/scoring/), with
 no model: runs made before a scoring change, or on another machine, get today's protocols.
+
+Partial results say so (focus/review/completeness.py): the `done` column is "n/expected" ("incomplete" when short or
+still running), `--rescore` writes `complete`, `expected` and `running` into metrics.json, and the output (console
+and report.md) lists incomplete runs, sweep jobs without metrics.json or without a folder, and runs whose every
+sample errored. Nothing in a folder is executed: configs are read as data (json, yaml.safe_load).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import json
 import sys
 from pathlib import Path
 
+from .completeness import done_text, extent, problems
 from .plots import tradeoff_plot
 from ..harness.records import read_records, write_json
 from ..scoring import BENCHMARKS, PROTOCOLS, summarise
@@ -69,13 +75,14 @@ def collect(root: Path) -> list[dict]:
         m = json.loads((run / "metrics.json").read_text())
         config = m.get("config") or {}
         row = {"#": number, "run": run_overrides(run, root), "method": m.get("method"), "model": model_name(config),
-               "dataset": (config.get("dataset") or {}).get("name"), "n": m.get("n"),
+               "dataset": (config.get("dataset") or {}).get("name"), "n": m.get("n"), "done": done_text(m),
                "errors": m.get("errors"), "acc_strict": m.get("accuracy_strict"),
                "acc_lenient": m.get("accuracy_lenient"), "acc_lmms_eval": m.get("accuracy_lmms_eval"),
                "acc_vlmevalkit": m.get("accuracy_vlmevalkit"), "mean_fp": m.get("mean_fp"),
                "mean_calls": m.get("mean_calls"), "mean_prefill_tokens": m.get("mean_prefill_tokens"),
                "mean_seconds": m.get("mean_seconds"), "peak_memory_gb": m.get("mean_peak_memory_gb"),
                "recall": m.get("recall"), "_overrides": override_items(run), "_categories": m.get("per_category") or {}}
+        row["_run_dir"], row["_metrics"] = run, m
         rows.append(row)
     return rows
 
@@ -197,9 +204,10 @@ def rescore(root: Path, benchmark: str | None = None) -> list[Path]:
                              f"pass --benchmark")
         plan.append((run, samples, old, config, bench))
     for run, samples, old, config, bench in plan:
-        metrics = summarise(read_records(samples), bench)
+        records = read_records(samples)
+        metrics = summarise(records, bench)
         metrics.update(method=old.get("method") or (config.get("method") or {}).get("name"), config=config,
-                       versions=old.get("versions"), rescored=True)
+                       versions=old.get("versions"), rescored=True, **extent(run, len(records), old))
         write_json(run / "metrics.json", metrics)
     return [p[0] for p in plan]
 
@@ -228,6 +236,11 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else root
     out.mkdir(parents=True, exist_ok=True)
     print(write_table(rows, out))
+    notes = problems(root, {r["_run_dir"]: r["_metrics"] for r in rows})
+    if notes:
+        print("\n" + "\n".join(notes))
+        with (out / "report.md").open("a") as f:
+            f.write("\n## Incomplete, missing or failed runs\n\n" + "".join(f"- {n}\n" for n in notes))
     plot_tradeoffs(rows, out)
     print("\nwrote " + ", ".join(str(out / f) for f in ("report.md", "report.csv", "report_categories.csv",
                                                           "pareto.png", "accuracy_vs_prefill_tokens.png",

@@ -5,7 +5,9 @@ each target's relevance map as a heat map with its colour bar; ROIs numbered by 
 confidence; the chosen crop(s) beside) and `<run>/viz/index.html`, a page with every picture. Relevance maps exist
 only in runs made with `method.save_maps=true`; without them the pictures show ROIs and crops, and the command says
 so. Images are read again from the run's dataset (its config is in metrics.json or, for a run killed before it
-was written, in the config identity of the run folder, focus/harness/runfolder.py). A folder it cannot use: one line, exit 2.
+was written, in the config identity of the run folder, focus/harness/runfolder.py), rebuilt only from this package's
+registered dataset loaders with plain values (focus/review/safe_config.py): a folder's config never runs code. A
+folder it cannot use, or whose config names anything else: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return draw(Path(args.run_dir), args.ids, args.limit, args.out)
-    except (FocusError, OSError) as exc:
+    except (FocusError, OSError, ValueError) as exc:
         print(f"focus.visualize: {exc}", file=sys.stderr)
         return 2
 
@@ -100,10 +102,8 @@ def draw(run_dir: Path, ids, limit: int, out) -> int:
         return 2
     if not any(r.get("relevance_maps") for r in wanted):
         print("focus.visualize: " + NO_MAPS.format(run=run_dir), file=sys.stderr)
-    from omegaconf import OmegaConf
-
-    from ..harness.config import build
-    dataset = build(OmegaConf.create({**config["dataset"]["loader"], "limit": None}))
+    from .safe_config import dataset_from_config
+    dataset = dataset_from_config(config["dataset"]["loader"], f"{run_dir} config", limit=None)
     by_id = {r["id"]: r for r in wanted}
     out_dir = Path(out) if out else run_dir / "viz"
     out_dir.mkdir(parents=True, exist_ok=True)
