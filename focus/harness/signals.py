@@ -48,7 +48,7 @@ class StopSignals:
             prev = signal.getsignal(sig)
             if sig in HANDOFF_SIGNALS and not callable(prev):
                 continue  # no launcher's checkpoint to hand off to
-            if sig == signal.SIGTERM and callable(prev):
+            if sig == signal.SIGTERM and callable(prev) and not getattr(prev, "focus_handler", False):
                 continue  # a launcher (submitit) owns SIGTERM: leave its handler alone
             self._previous[sig] = prev
             signal.signal(sig, self._handle)
