@@ -196,8 +196,20 @@ def rescore(root: Path, benchmark: str | None = None) -> list[Path]:
         config = old.get("config")
         if config is None and (run / ".hydra" / "config.yaml").exists():
             import yaml
-            config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
-        config = config or {}
+            try:  # safe_load: a YAML tag naming Python code is refused, never run
+                config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+            except yaml.YAMLError as exc:
+                if benchmark is None:
+                    raise ValueError(f"{run / '.hydra' / 'config.yaml'} is not plain YAML ("
+                                     f"{' '.join(str(exc).split())[:120]}); pass --benchmark to score without "
+                                     f"it") from None
+                config = {}
+        if not config and (run / "config_identity.json").exists():  # a run killed before metrics, without .hydra
+            try:
+                config = json.loads((run / "config_identity.json").read_text()).get("identity")
+            except (ValueError, AttributeError):
+                config = None
+        config = config if isinstance(config, dict) else {}
         bench = benchmark or (config.get("dataset") or {}).get("benchmark")
         if bench not in BENCHMARKS:
             raise ValueError(f"{run}: dataset.benchmark is {bench!r}, not one of {', '.join(BENCHMARKS)}; "
