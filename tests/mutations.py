@@ -225,7 +225,7 @@ MUTATIONS = [
              "        records = folder.records()",
              ("tests/test_data_integrity.py", "-k", "changed_sample"), "a shrunk dataset.limit reports every record"),
     Mutation("visualize_instantiates_folder_config", "focus/review/visualize.py",
-             "    dataset = dataset_from_config(config[\"dataset\"][\"loader\"], f\"{run_dir} config\", limit=None)",
+             "    dataset = dataset_from_config(config[\"dataset\"][\"loader\"], f\"{run_dir} config\", limit=None)  # refused first",
              "    dataset = __import__(\"focus.harness.config\", fromlist=[\"b\"]).build({**config[\"dataset\"][\"loader\"], \"limit\": None})",
              ("tests/test_folder_safety.py", "-k", "never_runs"), "a folder's dataset config instantiated by Hydra"),
     Mutation("partial_rescore_complete", "focus/review/completeness.py",

@@ -47,8 +47,9 @@ def test_visualize_never_runs_a_folders_config(loader, base_run, tmp_path, capsy
     sentinel = tmp_path / "pwned"
     set_loader(run, json.loads(json.dumps(loader).replace("{sentinel}", str(sentinel))))
     assert visualize.main([str(run), "--limit", "1"]) == 2
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("focus.visualize: ") and "refusing" in ln]
-    assert len(err) == 1 and ("(a run folder is data, not code)" in err[0] or "is not a plain value" in err[0])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("focus.visualize: ") and "refusing" in err[0], err
+    assert "(a run folder is data, not code)" in err[0] or "is not a plain value" in err[0]
     assert not sentinel.exists()
 
 

@@ -90,6 +90,8 @@ def draw(run_dir: Path, ids, limit: int, out) -> int:
         print(f"focus.visualize: no records in {run_dir / 'samples.jsonl'}", file=sys.stderr)
         return 2
     config = run_config(run_dir)
+    from .safe_config import dataset_from_config
+    dataset = dataset_from_config(config["dataset"]["loader"], f"{run_dir} config", limit=None)  # refused first
     failed = [r["id"] for r in records if r.get("error")]
     wanted = [r for r in records if not r.get("error") and (ids is None or r["id"] in ids)]
     if ids is None:
@@ -102,8 +104,6 @@ def draw(run_dir: Path, ids, limit: int, out) -> int:
         return 2
     if not any(r.get("relevance_maps") for r in wanted):
         print("focus.visualize: " + NO_MAPS.format(run=run_dir), file=sys.stderr)
-    from .safe_config import dataset_from_config
-    dataset = dataset_from_config(config["dataset"]["loader"], f"{run_dir} config", limit=None)
     by_id = {r["id"]: r for r in wanted}
     out_dir = Path(out) if out else run_dir / "viz"
     out_dir.mkdir(parents=True, exist_ok=True)
