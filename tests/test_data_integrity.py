@@ -258,3 +258,12 @@ def test_cpu_peak_memory_is_per_sample():
     del blob
     assert reset_peak_rss()
     assert peak_rss_bytes() < high - (64 << 20)
+
+
+def test_id_normalisation():
+    """One id for 7, 7.0, "7", " 7.0 "; none for blank cells; leading zeros and non-integers kept (bug caught:
+    `str(value)` giving "7" and "7.0" two ids, or a NaN cell the id "nan" shared by every empty row)."""
+    from focus.data.base import normalise_id
+    assert {normalise_id(v) for v in (7, 7.0, "7", " 7.0 ")} == {"7"}
+    assert [normalise_id(v) for v in (None, float("nan"), "", " ", "nan")] == [None] * 5
+    assert [normalise_id(v) for v in ("007", "3.5", "q-1")] == ["007", "3.5", "q-1"]

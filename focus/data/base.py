@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import math
+import re
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,13 +52,8 @@ def normalise_id(value) -> str | None:
     text = str(value).strip()
     if text.lower() in ("", "nan", "none", "null"):
         return None
-    try:  # "7.0" written by a spreadsheet or pandas
-        number = float(text)
-        if number.is_integer() and text.lstrip("+-").replace(".", "", 1).isdigit():
-            return str(int(number))
-    except ValueError:
-        pass
-    return text
+    whole = re.fullmatch(r"([+-]?\d+)\.0*", text)  # "7.0" written by a spreadsheet or pandas ("007" stays)
+    return str(int(whole.group(1))) if whole else text
 
 
 def content_id(question: str, options: list[str], image_digest: str | None) -> str:
