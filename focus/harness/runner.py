@@ -132,7 +132,8 @@ def vanilla_reference(sample, method, adapter, image, benchmark: str) -> dict:
 
 
 def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla: bool = False) -> dict:
-    rec = {"id": sample.id, "fingerprint": sample.fingerprint(), "question": sample.question, "options": sample.options, "label": sample.label,
+    rec = {"id": sample.id, "fingerprint": sample.fingerprint(),  # the content it answered (focus/data/base.py)
+           "question": sample.question, "options": sample.options, "label": sample.label,
            "category": sample.category, "meta": sample.meta, "gt_boxes": sample.gt_boxes,
            "gt_targets": sample.gt_targets, "prediction": None, "error": None}
     if device.startswith("cuda"):
