@@ -110,7 +110,7 @@ def test_submitit_preemption_requeues_and_resumes(tmp_path, tiny_cache):
         assert time.time() - t0 < 300 and proc.poll() is None, proc.communicate()[1][-2000:]
         time.sleep(0.05)
     os.kill(job, signal.SIGTERM)
-    time.sleep(0.2)
+    time.sleep(0.05)
     os.kill(job, signal.SIGUSR2)
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err[-3000:]
