@@ -3,12 +3,14 @@
 Config errors (unknown group option, s_min > s_max, missing dataset path, ...) end with ONE line on stderr and exit
 status 2 before any model is loaded; so do a run folder in use by another process, a resume with another config and
 faults of the machine (disk full, read-only folder, permission denied: focus/harness/runfolder.py). A run whose samples all
-succeeded exits 0; one with failed samples exits 1.
+succeeded exits 0; one with failed samples exits 1. SIGINT / SIGTERM end the run after the current record with one
+line and exit 130 / 143 (focus/harness/signals.py), also when they come before the first sample.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -88,16 +90,41 @@ def main(cfg: DictConfig) -> int:
     return status
 
 
+def _early_signal(signum, frame):
+    """SIGTERM before the run's own handlers are in place (imports, config, model load): stop at once."""
+    from .harness.signals import Interrupted
+    raise Interrupted(signum)
+
+
+_early_signal.focus_handler = True  # focus/harness/signals.py replaces it (a launcher's handler it would keep)
+
+
 def entry() -> None:
     if any(a in ("--help", "-h") for a in sys.argv[1:]):  # ours (Hydra's generic page: --hydra-help)
         from .harness.cli_help import help_text
         print(help_text())
         sys.exit(0)
-    run_dir = run_dir_argument(sys.argv[1:])
-    message = check_group_overrides(sys.argv[1:]) or (writable_problem(run_dir) if run_dir else None)
-    if message:  # before Hydra, which creates the folder and its log file and would print a stack trace
-        _fail(message)
-    main()
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # a launcher's own handler stays
+        signal.signal(signal.SIGTERM, _early_signal)
+    try:
+        run_dir = run_dir_argument(sys.argv[1:])
+        message = check_group_overrides(sys.argv[1:]) or (writable_problem(run_dir) if run_dir else None)
+        if message:  # before Hydra, which creates the folder and its log file and would print a stack trace
+            _fail(message)
+        main()
+    except KeyboardInterrupt:
+        _stopped(signal.SIGINT)
+    except BaseException as exc:
+        if type(exc).__name__ != "Interrupted":
+            raise
+        _stopped(exc.signum)
+
+
+def _stopped(signum: int) -> None:
+    """A signal that ended the run before or between records (a second signal, or one before the first sample)."""
+    print(f"focus: interrupted by {signal.Signals(signum).name} before the current sample was written; the records "
+          f"already written are kept: run the same command to resume", file=sys.stderr, flush=True)
+    sys.exit(128 + int(signum))
 
 
 if __name__ == "__main__":

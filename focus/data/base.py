@@ -1,4 +1,14 @@
-"""The sample record every dataset yields, with lazy image decoding (design sections 6 and 7)."""
+"""The sample record every dataset yields, with lazy image decoding (design sections 6 and 7).
+
+Content identity: every sample carries an `image_digest` (a hash of the base64 cell or of the image file, or the
+generator's seed) and a `fingerprint()` over everything its answer depends on; records store it, so a resume redoes
+a record whose sample changed under the same id. Ids come from the dataset's id column; a row without one gets an id
+derived from its content (`content_id`), never its row number; `Dataset.scan()` refuses duplicate ids (after
+normalising `7`, `7.0` and `"7"` to one id) in one line naming the rows, before any model loads.
+
+Images are bounded before they are decoded (`MAX_IMAGE_PIXELS`, `MAX_IMAGE_SIDE`: read from the header, an error
+record above them) and converted to RGB by their mode (`to_rgb`: 16-bit greyscale scaled, not clipped to white).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,8 @@ import binascii
 import hashlib
 import io
 import json
+import math
+import re
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +29,38 @@ from .. import FocusError
 from ..scoring import BENCHMARKS
 
 LETTERS = string.ascii_uppercase
+
+# Per-sample image bounds, checked on the header before any pixel is decoded; above them a sample is an error record.
+# 2**26 pixels (67 MP) holds HR-Bench 8K's 7680x4320 (33 MP) twice over; a side of 2**14 px bounds what padding to a
+# square (LLaVA-1.5, paper App. A) can make of a thin strip (a 20000x50 PNG pads to 400 MP).
+MAX_IMAGE_PIXELS = 2 ** 26
+MAX_IMAGE_SIDE = 2 ** 14
+
+
+def digest(data: str | bytes) -> str:
+    """A short content hash (BLAKE2b, 16 hex digits) of an image cell or file."""
+    return hashlib.blake2b(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data),
+                           digest_size=8).hexdigest()
+
+
+def normalise_id(value) -> str | None:
+    """A dataset id as text: `7`, `7.0` and `" 7 "` are one id "7"; None, NaN and blank cells are no id."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if text.lower() in ("", "nan", "none", "null"):
+        return None
+    whole = re.fullmatch(r"([+-]?\d+)\.0*", text)  # "7.0" written by a spreadsheet or pandas ("007" stays)
+    return str(int(whole.group(1))) if whole else text
+
+
+def content_id(question: str, options: list[str], image_digest: str | None) -> str:
+    """The id of a row without one: a hash of its question, options and image, so inserting a row elsewhere in the
+    file does not move it."""
+    key = json.dumps([question, options, image_digest], ensure_ascii=True)
+    return "h" + hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
 
 
 @dataclass
@@ -34,6 +78,7 @@ class Sample:
     meta: dict = field(default_factory=dict)  # cycle_category, task, subtask, ...
     error: str | None = None  # a bad row: becomes an error record, the run goes on
     image_digest: str | None = None  # what identifies the image's content without decoding it (loaders fill it)
+    source: str | None = None  # where the sample comes from ("row 3 of x.tsv"), for messages about it
 
     def fingerprint(self) -> str:
         """A digest of everything the answer depends on: question, prompt, options, label and image identity.
@@ -114,17 +159,54 @@ def decode_base64_image(data: str | bytes, source: str = "the row") -> Image.Ima
     return open_image_bytes(raw, source)
 
 
+def check_image_size(size: tuple[int, int], source: str) -> None:
+    """Refuse an image larger than the per-sample bounds (from its header, before decoding)."""
+    w, h = size
+    if w * h > MAX_IMAGE_PIXELS or max(w, h) > MAX_IMAGE_SIDE:
+        raise ValueError(f"image {source} is {w}x{h} pixels, over the per-sample limit ({MAX_IMAGE_PIXELS} pixels, "
+                         f"{MAX_IMAGE_SIDE} px a side; focus/data/base.py MAX_IMAGE_PIXELS)")
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """RGB by the image's mode: 16/32-bit greyscale is scaled to 8 bits (PIL's convert clips it: all white), float
+    greyscale is read as 0..1 (or clipped to 0..255), palette, CMYK, LA, RGBA, 1-bit through PIL's conversion."""
+    if im.mode == "RGB":
+        return im
+    if im.mode.startswith("I") or im.mode == "F":
+        import numpy as np
+        a = np.asarray(im, dtype=np.float64)
+        if im.mode == "F":
+            a = a * 255.0 if a.size and float(a.max()) <= 1.0 else a
+        else:  # I;16, I;16B, I;16L, I (PNG 16-bit greyscale opens as one of these): 16 significant bits
+            a = a / 257.0
+        return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L").convert("RGB")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    return im.convert("RGB")
+
+
 def open_image_bytes(raw: bytes, source: str = "the image") -> Image.Image:
     """Decode to RGB; an RGB file is returned as decoded (convert() would copy: 100 MB more per 8K image).
-    `source` (a file, or a row of a file) names the image in errors: PIL only knows the in-memory buffer."""
+    `source` (a file, or a row of a file) names the image in errors: PIL only knows the in-memory buffer. The size
+    is checked on the header, before decoding (`check_image_size`)."""
     try:
         im = Image.open(io.BytesIO(raw))
+        check_image_size(im.size, source)
         im.load()
     except Image.UnidentifiedImageError:
         raise ValueError(f"cannot decode image {source}: not an image format PIL reads ({len(raw)} bytes)") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # truncated, corrupt, too large
+    except Image.DecompressionBombError as exc:  # PIL's own bound, above ours
+        raise ValueError(f"image {source} is over the per-sample pixel limit ({exc})") from None
+    except ValueError as exc:
+        if str(exc).startswith(f"image {source} is "):
+            raise
         raise ValueError(f"cannot decode image {source}: {exc}") from None
-    return im if im.mode == "RGB" else im.convert("RGB")
+    except (OSError, SyntaxError) as exc:  # truncated, corrupt
+        raise ValueError(f"cannot decode image {source}: {exc}") from None
+    try:
+        return to_rgb(im)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot convert image {source} (mode {im.mode}) to RGB: {exc}") from None
 
 
 class Dataset:
@@ -150,6 +232,10 @@ class Dataset:
     def samples(self) -> Iterator[Sample]:
         raise NotImplementedError
 
+    def data_files(self) -> list:
+        """The files the samples are read from (for the run folder's dataset identity); none for generated data."""
+        return []
+
     def count(self, stop: int | None = None) -> int | None:
         """How many samples `samples()` yields, found without decoding an image (None: unknown). May stop counting
         at `stop`."""
@@ -167,3 +253,18 @@ class Dataset:
             if self.limit is not None and i >= self.limit:
                 return
             yield check_sample(sample)
+
+    def scan(self) -> list[tuple[str, str]]:
+        """(id, fingerprint) of every sample a run takes (`limit` applied), in order, without decoding an image.
+        Duplicate ids are refused in one line naming the rows (a FocusError: exit 2 before any model loads)."""
+        plan, where = [], {}
+        for n, sample in enumerate(self, 1):
+            plan.append((sample.id, sample.fingerprint()))
+            where.setdefault(sample.id, []).append(sample.source or f"sample {n}")
+        dups = {i: w for i, w in where.items() if len(w) > 1}
+        if dups:
+            shown = "; ".join(f"id {i!r} in {', '.join(w[:4])}" for i, w in list(dups.items())[:3])
+            more = f"; and {len(dups) - 3} more" if len(dups) > 3 else ""
+            raise FocusError(f"dataset {self.name}: {len(dups)} duplicate id(s) ({shown}{more}); each question needs "
+                             f"its own id: fix the id column (or clear it to derive ids from the content)")
+        return plan

@@ -175,4 +175,5 @@ class DemoScenes(Dataset):
                          image_fn=lambda s=self.seed, n=i: make_scene(s, n)[0],
                          gt_boxes=[list(t.box) for t in q.targets], gt_targets=[t.name for t in q.targets],
                          meta={"split_seed": self.seed, "scene": i,
-                               "target_shapes": [t.shape for t in q.targets]})
+                               "target_shapes": [t.shape for t in q.targets]},
+                         image_digest=f"demo_scenes:{self.seed}:{i}", source=f"scene {i}")

@@ -7,9 +7,9 @@ Columns `index, question, answer, category ("single" = FSP, "cross" = FCP), A, B
 
 from __future__ import annotations
 
-from .base import Dataset, Sample, decode_base64_image
+from .base import Dataset, Sample, content_id, decode_base64_image, digest, normalise_id
 from .hub import resolve_local_or_hub
-from .tabular import check_table, count_rows, iter_rows, letter_columns
+from .tabular import check_table, count_rows, iter_rows, letter_options, row_text_error
 
 CATEGORY_NAMES = {"single": "FSP", "cross": "FCP"}
 # Columns a file must have (`index`, `category` and `cycle_category` only label and group the rows).
@@ -31,16 +31,22 @@ class HRBench(Dataset):
     def count(self, stop=None) -> int:
         return count_rows(self.file, stop)
 
+    def data_files(self):
+        return [self.file]
+
     def samples(self):
         for n, row in enumerate(iter_rows(self.file)):
-            options = letter_columns(row)
+            source = f"row {n + 1} of {self.file.name}"
+            options, error = letter_options(row, source)
             question = str(row.get("question") or "").strip()
             label = str(row.get("answer") or "").strip()
             image_b64 = row.get("image")
-            source = f"row {n + 1} of {self.file.name}"
-            error = None if image_b64 else f"{source} has no image"
-            yield Sample(id=str(row.get("index", n)), question=question, options=options, label=label,
+            error = row_text_error(row, source) or error or (None if image_b64 else f"{source} has no image")
+            image_digest = digest(image_b64) if image_b64 else None
+            sample_id = normalise_id(row.get("index")) or content_id(question, options, image_digest)
+            yield Sample(id=sample_id, question=question, options=options, label=label,
                          category=CATEGORY_NAMES.get(str(row.get("category")), str(row.get("category"))),
                          prompt=self.prompt(question, options),
                          image_fn=(lambda b=image_b64, s=source: decode_base64_image(b, s)) if image_b64 else None,
-                         meta={"cycle_category": row.get("cycle_category")}, error=error)
+                         meta={"cycle_category": row.get("cycle_category")}, error=error,
+                         image_digest=image_digest, source=source)

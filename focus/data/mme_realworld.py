@@ -10,9 +10,9 @@ from __future__ import annotations
 import ast
 import re
 
-from .base import Dataset, Sample, decode_base64_image, open_image_bytes
+from .base import Dataset, Sample, content_id, decode_base64_image, digest, normalise_id, open_image_bytes
 from .hub import resolve_local_or_hub
-from .tabular import check_table, count_rows, iter_rows, letter_columns, table_files
+from .tabular import check_table, count_rows, iter_rows, letter_options, row_text_error, table_files
 
 # Columns a file must have: the image (lmms-eval `bytes`, TSV `image`), the options (a list or A.. columns).
 REQUIRED_COLUMNS = [("bytes", "image"), "question", "answer", ("multi-choice options", "A")]
@@ -47,25 +47,34 @@ class MMERealWorldLite(Dataset):
     def count(self, stop=None) -> int:
         return count_rows(self.source, stop)
 
+    def data_files(self):
+        return table_files(self.source)
+
     def samples(self):
         files = table_files(self.source)
         for n, row in enumerate(iter_rows(self.source)):
+            source = f"row {n + 1} of {files[0].name if len(files) == 1 else self.source}"
+            error = row_text_error(row, source)
             if "multi-choice options" in row:
                 options = parse_options(row.get("multi-choice options"))
             else:
-                options = letter_columns(row)
+                options, gap = letter_options(row, source)
+                error = error or gap
             image_b64 = row.get("bytes") or row.get("image")
             if isinstance(image_b64, dict):  # an image struct {"bytes": ...}
                 image_b64 = image_b64.get("bytes")
             question = str(row.get("question") or "").strip()
             loader = None
-            source = f"row {n + 1} of {files[0].name if len(files) == 1 else self.source}"
             if image_b64:
                 if isinstance(image_b64, (bytes, bytearray)) and not image_b64[:4].isascii():
                     loader = lambda b=bytes(image_b64), s=source: open_image_bytes(b, s)  # noqa: E731  raw bytes
                 else:
                     loader = lambda b=image_b64, s=source: decode_base64_image(b, s)  # noqa: E731
-            yield Sample(id=str(row.get("index", n)), question=question, options=options,
+            image_digest = digest(image_b64) if image_b64 else None
+            yield Sample(id=normalise_id(row.get("index")) or content_id(question, options, image_digest),
+                         question=question, options=options,
                          label=str(row.get("answer") or "").strip().strip("()"), category=str(row.get("category", "")),
                          prompt=self.prompt(question, options), image_fn=loader,
-                         meta={"subtask": row.get("l2-category")}, error=None if loader else f"{source} has no image")
+                         meta={"subtask": row.get("l2-category")},
+                         error=error or (None if loader else f"{source} has no image"),
+                         image_digest=image_digest, source=source)

@@ -89,4 +89,5 @@ class SyntheticDataset(Dataset):
             yield Sample(id=f"synthetic-{i}", question=question, options=options, label=label, category=category,
                          prompt=self.prompt(question, options),
                          image_fn=lambda s=scene_seed: make_scene(s)[0],
-                         gt_boxes=[list(b) for b in boxes], gt_targets=targets)
+                         gt_boxes=[list(b) for b in boxes], gt_targets=targets,
+                         image_digest=f"synthetic:{scene_seed}", source=f"sample {i}")

@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 
 from .. import FocusError
-from .base import Dataset, Sample, open_image_bytes
+from .base import Dataset, Sample, content_id, digest, normalise_id, open_image_bytes
 from .hub import resolve_local_or_hub
+from .tabular import TEXT_ERRORS, row_text_error
 
 OPTION_MARK = re.compile(r"\(([A-Z])\)")
 INSTRUCTION = re.compile(r"answer with the option's letter.*", re.I | re.S)
@@ -95,21 +96,27 @@ class VStarBench(Dataset):
         self.prompt_suffix = prompt_suffix
 
     def count(self, stop=None) -> int:
-        with self.questions.open(encoding="utf-8") as f:
+        with self.questions.open(encoding="utf-8", errors=TEXT_ERRORS) as f:
             return sum(1 for line in f if line.strip())
 
+    def data_files(self):
+        return [self.questions]
+
     def samples(self):
-        with self.questions.open(encoding="utf-8") as f:
+        with self.questions.open(encoding="utf-8", errors=TEXT_ERRORS) as f:
             for n, line in enumerate(f):
                 if not line.strip():
                     continue
                 try:
                     yield self._sample(json.loads(line), n)
                 except (ValueError, TypeError, AttributeError) as exc:  # not JSON, not an object, odd field types
-                    yield Sample(id=f"line-{n}", question="", options=[], label="", category="", prompt="",
-                                 error=f"bad line {n + 1} of {self.questions}: {type(exc).__name__}: {exc}")
+                    yield Sample(id=f"line-{digest(line.strip())}", question="", options=[], label="", category="",
+                                 prompt="", error=f"bad line {n + 1} of {self.questions}: {type(exc).__name__}: {exc}",
+                                 source=f"line {n + 1} of {self.questions.name}")
 
     def _sample(self, row: dict, n: int) -> Sample:
+        source = f"line {n + 1} of {self.questions.name}"
+        text_error = row_text_error(row, source)
         question, options = split_question(row.get("text", ""))
         label = str(row.get("label", "")).strip()
         image_path = self.root / row.get("image", "")
@@ -129,8 +136,14 @@ class VStarBench(Dataset):
                 raise FileNotFoundError(f"image {p} is missing")
             return open_image_bytes(p.read_bytes(), str(p))
 
-        return Sample(id=str(row.get("question_id", n)), question=question, options=options, label=label,
+        try:  # V* images are a few MB: their content is hashed (a copied folder keeps its records)
+            image_digest = digest(image_path.read_bytes()) if image_path.is_file() else f"missing:{row.get('image')}"
+        except OSError as exc:
+            image_digest = f"unreadable:{row.get('image')}:{exc.errno}"
+        sample_id = normalise_id(row.get("question_id")) or content_id(question, options, image_digest)
+        return Sample(id=sample_id, question=question, options=options, label=label,
                       category=CATEGORY_NAMES.get(row.get("category", ""), row.get("category", "")),
                       prompt=self.prompt(question, options), image_fn=load,
                       option_sentences=sentences, gt_boxes=boxes, gt_targets=targets,
-                      meta={"image": row.get("image", ""), "source_category": row.get("category", "")}, error=error)
+                      meta={"image": row.get("image", ""), "source_category": row.get("category", "")},
+                      error=text_error or error, image_digest=image_digest, source=source)

@@ -229,6 +229,8 @@ def print_summary(metrics: dict, run_dir, records: list[dict] = (), wandb_note: 
                      f"{fmt(metrics['mean_prefill_tokens'])}; time outside model calls "
                      f"{fmt(100 * overhead) if overhead is not None else '-'}% (README \"Cost per question\")")
     lines += failed_lines(list(records))
+    if metrics.get("complete") is False:  # focus/harness/resume.py metrics_extent
+        lines.append(f"[focus] INCOMPLETE: {metrics['n']} of {metrics.get('expected')} samples have a record")
     if wandb_note:
         lines.append(f"[focus] {wandb_note}")
     sys.stderr.flush()

@@ -1,9 +1,11 @@
 """samples.jsonl: one JSON object per sample, appended and flushed when the sample ends (design section 7).
 
-The file always holds valid JSON Lines with each id at most once. A new record is appended and fsynced; a record
-that replaces another of the same id (a retried error) and the repair of a file a kill left behind (a torn last
-line) go through a temporary file and an atomic rename, so a kill at any moment leaves the old or the new file, never
-a mix. Only the run folder's lock holder writes (focus/harness/runfolder.py); readers skip a torn line.
+The file always holds valid JSON Lines with each id at most once. A new record is appended and fsynced. A record
+that replaces another of the same id (a retried error, a sample whose content changed) is appended to a side file
+`.samples.jsonl.retries` and folded into samples.jsonl once, when the writer closes (or when the next run opens the
+folder after a kill): one rewrite per run, not one per retry. The fold and the repair of a file a kill left behind
+(a torn last line) go through a temporary file and an atomic rename, so a kill at any moment leaves the old or the
+new file, never a mix. Only the run folder's lock holder writes (focus/harness/runfolder.py); readers skip a torn line.
 """
 
 from __future__ import annotations
@@ -67,12 +69,33 @@ def rewrite_records(path: Path, records: list[dict]) -> None:
     write_atomic(path, "".join(json.dumps(r, default=_json_default) + "\n" for r in records))
 
 
+def retries_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.retries")
+
+
+def fold_retries(path: str | os.PathLike) -> None:
+    """Put the records of `path`'s side file in place of the records of the same ids (new ids appended), in one
+    atomic rewrite, then remove the side file. Idempotent: a kill between the two steps folds the same records again."""
+    path = Path(path)
+    side = retries_path(path)
+    if not side.exists():
+        return
+    replacements = {r["id"]: r for r in read_records(side)}
+    if replacements:
+        records = one_per_id(read_records(path))
+        out = [replacements.pop(r["id"], r) for r in records] + list(replacements.values())
+        rewrite_records(path, out)
+    side.unlink(missing_ok=True)
+
+
 class RecordWriter:
     """Appends records to one samples file, or replaces the record of an id already there (`put`)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        fold_retries(self.path)
+        self._side = None
         records, clean = _scan(self.path)
         unique = one_per_id(records)
         if not clean or len(unique) != len(records):
@@ -96,24 +119,38 @@ class RecordWriter:
             self.write(record)
 
     def write(self, record: dict) -> None:
-        try:
-            self._f.write(json.dumps(record, default=_json_default) + "\n")
-            self._f.flush()
-            os.fsync(self._f.fileno())
-        except OSError as exc:  # disk full, quota, I/O error: name the file (write errors carry no file name)
-            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
+        _append(self._f, record, self.path)
         self.ids.add(record["id"])
 
     def replace(self, record: dict) -> None:
-        self.close()
-        rewrite_records(self.path, [record if r["id"] == record["id"] else r for r in read_records(self.path)])
-        self._f = self._open()
+        """Append to the side file (folded in at `close`): a retry costs one line, not a rewrite of the file."""
+        if self._side is None:
+            side = retries_path(self.path)
+            try:
+                self._side = side.open("a", encoding="utf-8")
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(side)) from exc
+        _append(self._side, record, retries_path(self.path))
 
     def close(self) -> None:
-        try:
-            self._f.close()
-        except OSError:  # the data of a failed write: a torn line, dropped on resume; the write already raised
-            pass
+        for f in (self._f, self._side):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError:  # the data of a failed write: a torn line, dropped on resume; the write already raised
+                pass
+        if self._side is not None:
+            self._side = None
+            fold_retries(self.path)
+
+
+def _append(f, record: dict, path: Path) -> None:
+    try:
+        f.write(json.dumps(record, default=_json_default) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    except OSError as exc:  # disk full, quota, I/O error: name the file (write errors carry no file name)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def _json_default(obj):

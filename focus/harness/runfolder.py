@@ -11,6 +11,15 @@ machine reported in one line with nothing lost.
   (`hydra_output_subdir`, the resolver behind `hydra.output_subdir` in conf/config.yaml).
 - Faults of the machine (disk full, read-only folder, permission denied) end in one line naming the path
   (`environment_error`); every record already written stays, and the same command resumes.
+- Content identity: each record holds the `fingerprint` of the sample it answered (focus/data/base.py). A resume
+  keeps a record only when the dataset still yields its id with the same fingerprint (`resume_plan`); a record whose
+  sample changed is redone in place and the run says so in one line. Records without a fingerprint (older versions)
+  are kept. `config_identity.json` also holds `dataset_files` (size, mtime, and a content hash of files below
+  focus/data/tabular.py HASH_BELOW_BYTES, of every file with `run.verify_data=true`) and `expected_samples`; it is
+  informational (the per-record fingerprints decide), so a changed file is reported, not refused.
+- A folder holding records but no `config_identity.json` cannot say which config made them: a run refuses it.
+- Metrics count only the records of the samples the run takes (a shrunk `dataset.limit` leaves the others in the
+  file, unreported) and say whether that is all of them (`complete`, `expected`).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import time
 from pathlib import Path
 
 from .. import FocusError
-from .records import RecordWriter, merge_shards, read_records, write_json
+from .records import RecordWriter, fold_retries, merge_shards, read_records, write_json
 
 IDENTITY_FILE = "config_identity.json"
 LOCK_FILE = ".lock"
@@ -217,6 +226,8 @@ class RunFolder:
 
     def kept_records(self, retry_errors: bool) -> list[dict]:
         """Records whose ids this process skips: every record (with `retry_errors`, only those without error)."""
+        for path in {self.merged if self.rank == 0 else self.own, self.own}:
+            fold_retries(path)  # replacements a killed run left in the side file
         records = read_records(self.merged) + (read_records(self.own) if self.own != self.merged else [])
         return [r for r in records if not (retry_errors and r.get("error"))]
 
@@ -233,6 +244,40 @@ class RunFolder:
     def records(self) -> list[dict]:
         return read_records(self.merged)
 
+    def resume_plan(self, plan: list[tuple[str, str]], retry_errors: bool) -> tuple[list[dict], list[str]]:
+        """The records this process keeps for the samples `plan` (id, fingerprint) lists, and the ids whose record
+        answered another version of the sample (redone). With `retry_errors` error records are not kept either."""
+        wanted = dict(plan)
+        kept, changed = [], []
+        for r in self.kept_records(retry_errors):
+            if r["id"] not in wanted:
+                continue
+            if r.get("fingerprint") not in (None, wanted[r["id"]]):
+                changed.append(r["id"])
+                continue
+            kept.append(r)
+        return kept, changed
+
+    def records_for(self, plan: list[tuple[str, str]]) -> list[dict]:
+        """The merged records of the samples in `plan`, in the plan's order (records outside it stay in the file)."""
+        by_id = {r["id"]: r for r in self.records()}
+        return [by_id[i] for i, _ in plan if i in by_id]
+
+    def holder(self) -> str | None:
+        """Who holds the folder's lock now (a run still writing it), or None."""
+        path = self.path / LOCK_FILE
+        if not path.exists():
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        except BlockingIOError:
+            return _holder(os.pread(fd, 4096, 0))
+        finally:
+            os.close(fd)
+
     # -------------------------------------------------------------------------------------------------- identity
     def stored_identity(self) -> dict | None:
         path = self.path / IDENTITY_FILE
@@ -246,8 +291,11 @@ class RunFolder:
     def check_identity(self, config: dict) -> None:
         """Refuse to add records of `config` (resolved, plain) to records of another config."""
         stored = self.stored_identity()
-        if stored is None or not self.has_records():
+        if not self.has_records():
             return
+        if stored is None:
+            raise FocusError(f"run folder {self.path} holds records but no {IDENTITY_FILE}: the config that made them "
+                             f"is unknown; start a new folder: run_dir=<new folder> (or restore the file)")
         identity = config_identity(config)
         if identity_hash(identity) == stored.get("config_hash"):
             return
@@ -256,14 +304,38 @@ class RunFolder:
         raise FocusError(f"run folder {self.path} holds results of another config ({'; '.join(diffs[:4])}{more}); "
                          f"to run this config start a new folder: run_dir=<new folder> (or leave run_dir unset)")
 
-    def save_identity(self, config: dict, overrides: list[str] | None = None) -> None:
-        """Record the identity of `config` and this start (rank 0)."""
+    def save_identity(self, config: dict, overrides: list[str] | None = None, dataset_files: list | None = None,
+                      expected: int | None = None) -> str | None:
+        """Record the identity of `config` and this start (rank 0), with the dataset's files (size, mtime, hash) and
+        the number of samples this start takes. Returns a one-line note when the files differ from the stored ones."""
         stored = self.stored_identity() if self.has_records() else None
         identity = config_identity(config)
         runs = (stored or {}).get("runs", [])
         runs.append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "host": socket.gethostname(),
-                     "pid": os.getpid(), "world_size": self.world, "overrides": list(overrides or [])})
+                     "pid": os.getpid(), "world_size": self.world, "overrides": list(overrides or []),
+                     "expected_samples": expected})
         content = {"config_hash": identity_hash(identity), "not_in_identity": list(NOT_IN_IDENTITY),
-                   "identity": identity, "runs": runs}
+                   "identity": identity, "dataset_files": dataset_files or [], "expected_samples": expected,
+                   "runs": runs}
         write_json(self.path / IDENTITY_FILE, content)
+        return data_change_note((stored or {}).get("dataset_files"), dataset_files or [])
+
+
+def data_change_note(old: list | None, new: list) -> str | None:
+    """One line naming the dataset files whose content (hash, else size or mtime) differs from the stored ones."""
+    if not old:
+        return None
+    before = {f["file"]: f for f in old}
+    changed = []
+    for f in new:
+        o = before.get(f["file"])
+        if o is None:
+            continue
+        if ("blake2b" in f and "blake2b" in o and f["blake2b"] != o["blake2b"]) or f["size"] != o["size"] or \
+                (("blake2b" not in f or "blake2b" not in o) and f["mtime_ns"] != o["mtime_ns"]):
+            changed.append(f["file"])
+    if not changed:
+        return None
+    return (f"focus: dataset file {', '.join(changed)} changed since this folder's records were written; records "
+            f"whose sample changed are redone, the others kept")
 

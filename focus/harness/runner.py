@@ -27,6 +27,8 @@ from ..core.cost import meter_of, totals
 from .records import read_records, write_json
 from .runfolder import RunFolder
 from .runlog import keep as keep_in_run_log
+from .resume import dataset_identity, metrics_extent, reset_peak_rss
+from .signals import StopSignals
 from ..scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
 from .validate import check_config, check_values
 from .vanilla_cache import VanillaCache, answer_identity, cache_folder, vanilla_fields_of
@@ -149,11 +151,14 @@ def cached_vanilla_reference(sample, method, adapter, image, benchmark: str, cac
 
 def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla: bool = False,
                    cache: VanillaCache | None = None) -> dict:
-    rec = {"id": sample.id, "question": sample.question, "options": sample.options, "label": sample.label,
+    rec = {"id": sample.id, "fingerprint": sample.fingerprint(),  # the content it answered (focus/data/base.py)
+           "question": sample.question, "options": sample.options, "label": sample.label,
            "category": sample.category, "meta": sample.meta, "gt_boxes": sample.gt_boxes,
            "gt_targets": sample.gt_targets, "prediction": None, "error": None}
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
+    else:
+        reset_peak_rss()  # peak_memory_gb is this sample's peak, not the run's so far
     meter = meter_of(adapter)
     meter.reset()
     calls0, t0 = adapter.calls, time.perf_counter()
@@ -190,15 +195,18 @@ def run(cfg, run_dir: str | os.PathLike) -> int:
     """Run one configuration into `run_dir`. Returns the exit status (1 if any sample failed)."""
     once_per_run()
     dist = DistInfo()
-    with RunFolder(run_dir, dist.rank, dist.world) as folder:  # one writer per folder and per rank shard
+    with StopSignals() as stop, RunFolder(run_dir, dist.rank, dist.world) as folder:  # one writer per folder/shard
         check_values(cfg)
         config = OmegaConf.to_container(cfg, resolve=True)
         folder.check_identity(config)
         dataset, method = validate(cfg)
+        plan = dataset.scan()  # ids and content fingerprints; duplicate ids refused before any model loads
         if dist.rank == 0:
-            folder.save_identity(config, hydra_overrides())
+            note = folder.save_identity(config, hydra_overrides(), dataset_identity(dataset, cfg), len(plan))
+            if note:
+                print(note, file=sys.stderr, flush=True)
             keep_in_run_log(folder.path, f"[focus] start: {' '.join(hydra_overrides()) or 'defaults'} -> {folder.path}")
-        return _run(cfg, folder, dist, dataset, method, config)
+        return _run(cfg, folder, dist, dataset, method, config, plan, stop)
 
 
 def hydra_overrides() -> list[str]:
@@ -206,13 +214,16 @@ def hydra_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
-def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) -> int:
+def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict, plan: list, stop) -> int:
     run_dir = folder.path
     logger = build(cfg.logger, _recursive_=False, run_dir=str(run_dir), run_config=config,
                    **wandb_labels(cfg)) if dist.rank == 0 else None
     status = 1
     try:
-        kept = folder.kept_records(cfg.run.retry_errors)
+        kept, changed = folder.resume_plan(plan, cfg.run.retry_errors)
+        if changed and dist.rank == 0:
+            print(f"focus: {len(changed)} record(s) answered a sample that has changed since (ids "
+                  f"{', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}); redoing them", file=sys.stderr)
         done = {r["id"] for r in kept}
         writer = folder.writer()  # opened (and a torn last line dropped) before the model loads
         try:
@@ -221,11 +232,14 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
             cache = VanillaCache(cache_folder(cfg, run_dir), answer_identity(cfg)) if wants_vanilla else None
             model_kwargs = {"device": dist.device} if dist.device else {}
             adapter = build(cfg.model.adapter, **model_kwargs)
-            progress = Progress(shard_size(dataset.size(), dist.rank, dist.world),
+            expected = shard_size(len(plan), dist.rank, dist.world)
+            progress = Progress(expected,
                                 kept if dist.world == 1 else [r for r in read_records(folder.own) if r["id"] in done],
                                 dist.rank, dist.world, enabled=dist.rank == 0)
             with progress:  # closed before an error is printed
                 for index, sample in enumerate(dataset):
+                    if stop.signum is not None:
+                        break
                     if index % dist.world != dist.rank or sample.id in done:
                         continue
                     rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark,
@@ -233,6 +247,7 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
                     if cache is not None and not with_vanilla and not rec["error"]:  # method=vanilla seeds the cache
                         cache.put(sample, vanilla_fields_of(rec, {p: rec[p] for p in PROTOCOLS}))
                     writer.put(rec)  # a retried id replaces its error record
+                    done.add(sample.id)
                     progress.update(rec)
                     if logger is not None:
                         logger.log_sample(rec, sample)
@@ -240,12 +255,16 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
                 keep_in_run_log(run_dir, str(progress.bar))  # the bar's last state: samples, time, running accuracy
         finally:
             writer.close()
+        if stop.signum is not None:
+            status = stop.exit_code
+            stop.finish(len([i for n, (i, _) in enumerate(plan) if n % dist.world == dist.rank and i in done]),
+                        expected)
         dist.barrier()
         if dist.rank != 0:
             return 0
         folder.merge()
-        records = folder.records()
-        metrics = write_metrics(cfg, run_dir, records)
+        records = folder.records_for(plan)  # the samples this run takes (a shrunk limit leaves others unreported)
+        metrics = write_metrics(cfg, run_dir, records, len(plan))
         status = 1 if metrics["errors"] else 0
         logger.log_summary(metrics)
         logger.finish(status)  # W&B's own closing lines come before the summary, which ends the output
@@ -256,8 +275,9 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
             logger.finish(status)
 
 
-def write_metrics(cfg, run_dir: Path, records: list[dict]) -> dict:
+def write_metrics(cfg, run_dir: Path, records: list[dict], expected: int | None = None) -> dict:
     metrics = summarise(records, cfg.dataset.benchmark)
+    metrics.update(metrics_extent(len(records), expected))
     metrics["method"] = cfg.method.get("name")
     metrics["config"] = OmegaConf.to_container(cfg, resolve=True)
     model = metrics["config"].get("model") or {}

@@ -14,6 +14,11 @@ then prints the tables.
 
 `--rescore` first recomputes every run's `metrics.json` from its `samples.jsonl` (the scoring of focus/scoring/), with
 no model: runs made before a scoring change, or on another machine, get today's protocols.
+
+Partial results say so (focus/review/completeness.py): the `done` column is "n/expected" ("incomplete" when short or
+still running), `--rescore` writes `complete`, `expected` and `running` into metrics.json, and the output (console
+and report.md) lists incomplete runs, sweep jobs without metrics.json or without a folder, and runs whose every
+sample errored. Nothing in a folder is executed: configs are read as data (json, yaml.safe_load).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sys
 from pathlib import Path
 
 from .comparison import REFERENCE, point_extras, stat_columns, vanilla_rows
+from .completeness import done_text, extent, problems
 from .plots import tradeoff_plot
 from ..harness.records import read_records, write_json
 from ..scoring import BENCHMARKS, PROTOCOLS, summarise
@@ -76,7 +82,7 @@ def collect(root: Path) -> list[dict]:
         m = json.loads((run / "metrics.json").read_text())
         config = m.get("config") or {}
         row = {"#": number, "run": run_overrides(run, root), "method": m.get("method"), "model": model_name(config),
-               "dataset": (config.get("dataset") or {}).get("name"), "n": m.get("n"),
+               "dataset": (config.get("dataset") or {}).get("name"), "n": m.get("n"), "done": done_text(m),
                "errors": m.get("errors"), "acc_strict": m.get("accuracy_strict"),
                "acc_lenient": m.get("accuracy_lenient"), "acc_lmms_eval": m.get("accuracy_lmms_eval"),
                "acc_vlmevalkit": m.get("accuracy_vlmevalkit"), "mean_fp": m.get("mean_fp"),
@@ -87,6 +93,7 @@ def collect(root: Path) -> list[dict]:
         row.update(stat_columns(m), _vanilla=m.get("vanilla_reference"), _config=config, _ci=m.get("interval_95"),
                    _category_ci=m.get("per_category_interval_95") or {},
                    preset=(config.get("model") or {}).get("preset"))
+        row["_run_dir"], row["_metrics"] = run, m
         rows.append(row)
     distinct_overrides(rows)
     name_variants(rows)
@@ -266,17 +273,30 @@ def rescore(root: Path, benchmark: str | None = None) -> list[Path]:
         config = old.get("config")
         if config is None and (run / ".hydra" / "config.yaml").exists():
             import yaml
-            config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
-        config = config or {}
+            try:  # safe_load: a YAML tag naming Python code is refused, never run
+                config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+            except yaml.YAMLError as exc:
+                if benchmark is None:
+                    raise ValueError(f"{run / '.hydra' / 'config.yaml'} is not plain YAML ("
+                                     f"{' '.join(str(exc).split())[:120]}); pass --benchmark to score without "
+                                     f"it") from None
+                config = {}
+        if not config and (run / "config_identity.json").exists():  # a run killed before metrics, without .hydra
+            try:
+                config = json.loads((run / "config_identity.json").read_text()).get("identity")
+            except (ValueError, AttributeError):
+                config = None
+        config = config if isinstance(config, dict) else {}
         bench = benchmark or (config.get("dataset") or {}).get("benchmark")
         if bench not in BENCHMARKS:
             raise ValueError(f"{run}: dataset.benchmark is {bench!r}, not one of {', '.join(BENCHMARKS)}; "
                              f"pass --benchmark")
         plan.append((run, samples, old, config, bench))
     for run, samples, old, config, bench in plan:
-        metrics = summarise(read_records(samples), bench)
+        records = read_records(samples)
+        metrics = summarise(records, bench)
         metrics.update(method=old.get("method") or (config.get("method") or {}).get("name"), config=config,
-                       versions=old.get("versions"), rescored=True)
+                       versions=old.get("versions"), rescored=True, **extent(run, len(records), old))
         write_json(run / "metrics.json", metrics)
     return [p[0] for p in plan]
 
@@ -310,6 +330,11 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else root
     out.mkdir(parents=True, exist_ok=True)
     print(write_table(rows, out))
+    notes = problems(root, {r["_run_dir"]: r["_metrics"] for r in rows if "_run_dir" in r})  # not the vanilla rows
+    if notes:
+        print("\n" + "\n".join(notes))
+        with (out / "report.md").open("a") as f:
+            f.write("\n## Incomplete, missing or failed runs\n\n" + "".join(f"- {n}\n" for n in notes))
     plot_tradeoffs(rows, out)
     print("\nwrote " + ", ".join(str(out / f) for f in ("report.md", "report.csv", "report_categories.csv",
                                                           "pareto.png", "accuracy_vs_prefill_tokens.png",

@@ -5,8 +5,11 @@ each target's relevance map as a heat map with its colour bar; ROIs numbered by 
 confidence; the chosen crop(s) beside) and `<run>/viz/index.html`, a page with every picture that filters them by
 right/wrong and by the method's answer against the whole-image (vanilla) one. A run made without
 `method.save_maps=true` kept no relevance maps: they are recomputed for the samples drawn with the run's model
-(focus/review/maps.py; `--no-recompute`: pictures without maps, and the command says so). Images are read again from the run's dataset (its config is in metrics.json or, for a run killed before it
-was written, in the config identity of the run folder, focus/harness/runfolder.py). A folder it cannot use: one line, exit 2.
+(focus/review/maps.py; `--no-recompute`: pictures without maps, and the command says so). Images are read again from
+the run's dataset (its config is in metrics.json or, for a run killed before it was written, in the config identity of
+the run folder, focus/harness/runfolder.py), rebuilt only from this package's registered dataset loaders with plain
+values (focus/review/safe_config.py): a folder's config never runs code. A folder it cannot use, or whose config names
+anything else: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return draw(Path(args.run_dir), args.ids, args.limit, args.out, recompute=not args.no_recompute)
-    except (FocusError, OSError) as exc:
+    except (FocusError, OSError, ValueError) as exc:
         print(f"focus.visualize: {exc}", file=sys.stderr)
         return 2
 
@@ -124,6 +127,8 @@ def draw(run_dir: Path, ids, limit: int, out, recompute: bool = True) -> int:
         print(f"focus.visualize: no records in {run_dir / 'samples.jsonl'}", file=sys.stderr)
         return 2
     config = run_config(run_dir)
+    from .safe_config import dataset_from_config
+    dataset = dataset_from_config(config["dataset"]["loader"], f"{run_dir} config", limit=None)  # refused first
     failed = [r["id"] for r in records if r.get("error")]
     wanted = [r for r in records if not r.get("error") and (ids is None or r["id"] in ids)]
     if ids is None:
@@ -134,10 +139,6 @@ def draw(run_dir: Path, ids, limit: int, out, recompute: bool = True) -> int:
     if not wanted:
         print("focus.visualize: no sample to draw", file=sys.stderr)
         return 2
-    from omegaconf import OmegaConf
-
-    from ..harness.config import build
-    dataset = build(OmegaConf.create({**config["dataset"]["loader"], "limit": None}))
     by_id = {r["id"]: r for r in wanted}
     images = {}
     for sample in dataset:
