@@ -57,8 +57,8 @@ def test_report_labels_names_and_tables(sweep, capsys):
     printed = capsys.readouterr().out
     assert "| 6 | model=tiny_llava15 | focus | tiny_llava15 | vstar |" in printed
     cats = (sweep / "report_categories.csv").read_text().splitlines()
-    assert cats[0] == "#,model,dataset,category,n,strict,lenient,lmms_eval,vlmevalkit"
-    assert "1,llava-hf/llava-1.5-7b-hf,vstar,spatial,2,50.0,100.0,50.0,0.0" in cats and len(cats) == 13
+    assert cats[0] == "#,method,model,dataset,category,n,strict,lenient,lmms_eval,vlmevalkit,ci95_strict"
+    assert "1,focus,llava-hf/llava-1.5-7b-hf,vstar,spatial,2,50.0,100.0,50.0,0.0," in cats and len(cats) == 13
     table = (sweep / "report.csv").read_text().splitlines()
     prefill = table[0].split(",").index("mean_prefill_tokens")
     assert [line.split(",")[prefill] for line in table[1:]] == ["940.0", "1840.0", "1840.0", "3640.0", "40.0", "5440.0"]

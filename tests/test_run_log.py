@@ -43,4 +43,4 @@ def test_help_describes_the_command_its_examples_and_every_experiment(monkeypatc
     assert len(examples) >= 8 and all(e.split("  #")[0].strip() in " ".join(readme.split()) for e in examples)
     for exp in sorted((ROOT / "experiments").glob("*.yaml")):
         assert f"  {exp.stem} " in page
-    assert "model: demo_llava15, llava15" in page
+    assert "model: " + ", ".join(sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))) in page

@@ -65,6 +65,7 @@ SCHEMA: dict[str, Rule] = {
     "seed": integer(0),
     "run.retry_errors": BOOLEAN,
     "run.vanilla_reference": BOOLEAN,
+    "run.verify_data": BOOLEAN,
     "dataset.limit": integer(1, optional=True),
     "dataset.loader.num_samples": integer(1),
     "dataset.loader.seed": integer(0),

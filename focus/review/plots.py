@@ -215,6 +215,11 @@ def tradeoff_plot(points: list[dict], path, x_label: str, title: str, min_x_span
         anchors += [(g[0]["x"], g[0]["y"], _group_label(g) if len(members) > 1 or g[0]["label"] else "",
                     colours[i]) for g in groups]
     _draw_intervals_and_curves(ax, points, series, colours)
+    # axis labels and title first: they set the frame's final size, which the labels are kept inside
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=11 if not note else 10)
+    ax.grid(alpha=0.3)
     fig.canvas.draw()
     for ann in _place_labels(fig, ax, anchors):
         texts.append(ann.get_text())
@@ -222,10 +227,6 @@ def tradeoff_plot(points: list[dict], path, x_label: str, title: str, min_x_span
     if any(len(pareto_front([(p["x"], p["y"]) for p in points if p["series"] == s])) > 1 for s in series):
         handles.append(Line2D([], [], color="grey", linestyle="--", label="Pareto front of the series"))
     ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.85)
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label)
-    ax.set_title(title + (f"\n{note}" if note else ""), fontsize=11 if not note else 10)
-    ax.grid(alpha=0.3)
     save(fig, path)
     return texts
 
