@@ -43,18 +43,30 @@ def compose(overrides: list[str]):
         return hydra_compose("config", overrides=overrides)
 
 
-def variants(cfg) -> dict:
-    """{name: config}: the configuration as given, and (when it has any switch) the one with every switch off."""
+def variants(cfg, compare: str = "fast_paths") -> dict:
+    """{name: config}: the configuration as given (`optimised`) and the one it is compared with (`baseline`):
+    `fast_paths`: the same config with the adapter's fast paths off (`adapter.fast_paths(False)`: no per-question
+    image cache, the stock image processing, one forward per option); `switches`: every switch of `SWITCHES` off."""
     from omegaconf import OmegaConf
 
-    present = [k for k in SWITCHES if OmegaConf.select(cfg, k, default=None) is not None]
     out = {"optimised": cfg}
+    if compare == "fast_paths":
+        return {"baseline": cfg, **out}, ["fast_paths"]
+    present = [k for k in SWITCHES if OmegaConf.select(cfg, k, default=None) is not None]
     if present:
         base = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
         for key in present:
             OmegaConf.update(base, key, False)
         out = {"baseline": base, **out}
     return out, present
+
+
+def preloaded(sample):
+    """The sample with its image decoded once, before timing (`--preload`)."""
+    import dataclasses
+
+    image = sample.load_image()
+    return dataclasses.replace(sample, image_fn=lambda: image)
 
 
 def summarise(records: list[dict]) -> dict:
@@ -117,6 +129,12 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="samples run once per variant first, not timed")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on CPU (1: tiny models run fastest)")
     parser.add_argument("--out", default="pipeline_cost.json", help="JSON file written")
+    parser.add_argument("--compare", choices=("fast_paths", "switches"), default="fast_paths",
+                        help="baseline = the adapter's fast paths off (image cache, fast processing, shared option "
+                             "prefix), or the config's cost switches off (prefix reuse, early stop, batched targets)")
+    parser.add_argument("--preload", action="store_true",
+                        help="decode/draw each sample's image before timing (time outside model calls then "
+                             "excludes the dataset's image loading)")
     args, overrides = parser.parse_known_args(argv)
 
     import torch
@@ -135,7 +153,7 @@ def main(argv=None) -> int:
     except FocusError as exc:
         print(f"pipeline_cost: {exc}", file=sys.stderr)
         return 2
-    configs, switches = variants(cfg)
+    configs, switches = variants(cfg, args.compare)
     methods = {name: build(c.method) for name, c in configs.items()}
     dataset = build(cfg.dataset.loader)
     adapter = build(cfg.model.adapter)
@@ -144,11 +162,16 @@ def main(argv=None) -> int:
         samples.append(sample)
         if len(samples) == args.warmup + args.samples:
             break
+    if args.preload:
+        samples = [preloaded(s) for s in samples]
     records: dict = {name: [] for name in methods}
+    fast = {name: not (args.compare == "fast_paths" and name == "baseline") for name in methods}
     started = time.perf_counter()
     for i, sample in enumerate(samples):
         order = list(methods) if i % 2 == 0 else list(methods)[::-1]
         for name in order:
+            if hasattr(adapter, "fast_paths"):
+                adapter.fast_paths(fast[name])
             rec = process_sample(sample, methods[name], adapter, adapter.device, cfg.dataset.benchmark)
             if i >= args.warmup:
                 records[name].append(rec)

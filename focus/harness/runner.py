@@ -137,6 +137,7 @@ def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla
         torch.cuda.reset_peak_memory_stats()
     meter = meter_of(adapter)
     meter.reset()
+    getattr(adapter, "begin_sample", lambda: None)()  # per-question caches (processed images) start empty
     calls0, t0 = adapter.calls, time.perf_counter()
     try:
         image = sample.load_image()

@@ -22,6 +22,7 @@ from .. import FocusError
 from ..core.cost import CostMeter
 from ..core.geometry import GridLayout
 from ..core.hub import unavailable
+from .processors import ImageCache
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ class VisionLanguageAdapter:
     base_resolution: int = 336
     num_layers: int = 0
     calls: int = 0  # actual model invocations (forward or generate), for the `calls` record field
+    shared_option_prefix: bool = True  # score_options runs the prompt once (False: one forward per option)
+
+    def begin_sample(self) -> None:
+        """Called before each sample: per-question caches (processed images) are dropped."""
 
     def layout(self, image: Image.Image) -> GridLayout:
         raise NotImplementedError
@@ -126,10 +131,20 @@ class HFAdapter(VisionLanguageAdapter):
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.configure_processor(**processor_overrides)
+        self.image_cache = ImageCache().install(self.processor)  # each image through the processor once per question
         self.num_layers = self.model.config.text_config.num_hidden_layers
         self.image_token = self.processor.image_token
         self.image_token_id = self.model.config.image_token_id
         self.yes_id, self.no_id = self._single_token("Yes"), self._single_token("No")
+
+    def begin_sample(self) -> None:
+        self.image_cache.clear()
+
+    def fast_paths(self, enabled: bool) -> None:
+        """Switch the per-question image cache, the fast image processing and the shared option prefix on or off
+        together (off: the code path before them, for benchmarks/pipeline_cost.py's `before` variant)."""
+        self.image_cache.enabled = self.shared_option_prefix = bool(enabled)
+        setattr(self.processor.image_processor, "fast", bool(enabled))
 
     # ----------------------------------------------------------------------------------------- family hooks
     def configure_processor(self, **overrides) -> None:
@@ -304,7 +319,9 @@ class HFAdapter(VisionLanguageAdapter):
 
     @staticmethod
     def _layer_features(cache, captured: list, capture: str, row: int, length: int) -> list[torch.Tensor]:
-        """Per computed decoder layer, `[kv_heads, length, head_dim]` of batch row `row`, as float32 on the CPU."""
+        """Per computed decoder layer, `[kv_heads, length, head_dim]` of batch row `row`, in the model's dtype on
+        its device: the relevance map is computed there, in float32 (`object_relevance`), and only the map comes back
+        to the CPU (no per-layer copy of the values)."""
         computed = [layer for layer in cache.layers if layer.is_initialized]
         if capture == "values":
             feats = [layer.values[row, :, :length] for layer in computed]  # [kv_heads, N, head_dim]
@@ -315,7 +332,7 @@ class HFAdapter(VisionLanguageAdapter):
             feats = [k[row, :length].reshape(length, kv_heads, head_dim).transpose(0, 1) for k in captured]
         else:
             raise ValueError(f"unknown feature kind {capture!r}")
-        return [f.float().cpu() for f in feats]
+        return feats
 
     def yes_no_logits(self, images: list, prompts: list[str]) -> torch.Tensor:
         """[B, 2] last-position logits of (Yes, No) for each (image, prompt), in ONE batched forward."""
@@ -331,9 +348,15 @@ class HFAdapter(VisionLanguageAdapter):
         return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
 
     def score_options(self, images: list, text: str, options: list[str]) -> list[float]:
-        """Mean token negative log-likelihood of each option as the answer (logits matching, design 4.5);
-        one forward per option."""
+        """Mean token negative log-likelihood of each option as the answer (logits matching, design 4.5): the
+        prompt once and the options' tokens in one batched forward (focus/models/options.py) when
+        `shared_option_prefix`, else (or where an option's tokens merge with the prompt's) one forward per option."""
         prompt = self.chat(len(images), text)
+        if self.shared_option_prefix:
+            from .options import score_options_shared_prefix
+            losses = score_options_shared_prefix(self, images, prompt, options)
+            if losses is not None:
+                return losses
         n_prompt = self.encode(images, [prompt])["input_ids"].shape[1]
         losses = []
         for option in options:
