@@ -6,11 +6,15 @@
 Loads the model once and runs every sample through each variant, alternating their order from sample to sample so
 both see the same machine state:
 - `optimised`: the configuration as given (by default the image prefix is shared across targets, relevance passes
-  stop after layer L-1 and the first existence checks of all targets share batches);
-- `baseline`: the same with `relevance.reuse_image_prefix=false relevance.early_stop=false ranker.batch_targets=false`
-  (only the switches the configuration has; a method without any, e.g. vanilla or ZoomEye, runs one variant).
+  stop after layer L-1 and the first existence checks of all targets share batches), with the adapter's fast paths;
+- `baseline`, `--compare fast_paths` (default): the same with the adapter's fast paths off (`fast_paths(False)`: every
+  image through the stock processor at each use, one forward per option in logits matching) — the code before them;
+  `--compare switches`: the same with `relevance.reuse_image_prefix=false relevance.early_stop=false
+  ranker.batch_targets=false` (only the switches the configuration has; none, e.g. vanilla or ZoomEye: one variant).
+`--preload` decodes each sample's image before timing and reports that time apart (the dataset's, not the method's).
 For each variant it prints the mean per question, per stage (focus/core/cost.py): wall seconds, seconds inside model calls,
-in the processor, and the rest (framework overhead = wall - model), model calls, language-model prefill tokens,
+in the processor, and the rest (framework overhead = wall - model; `outside %`: as a share of the question's wall
+time), model calls, language-model prefill tokens,
 images the vision tower encoded; then fp, peak memory (GPU: torch.cuda.max_memory_allocated per sample; CPU: the
 process's peak RSS, shared by both variants) and the baseline / optimised ratios measured in this run, and whether
 both variants gave the same fp, boxes and predictions. Writes everything as JSON (`--out`).
@@ -62,11 +66,12 @@ def variants(cfg, compare: str = "fast_paths") -> dict:
 
 
 def preloaded(sample):
-    """The sample with its image decoded once, before timing (`--preload`)."""
+    """(the sample with its image decoded once, before timing; the seconds decoding took) for `--preload`."""
     import dataclasses
 
+    t0 = time.perf_counter()
     image = sample.load_image()
-    return dataclasses.replace(sample, image_fn=lambda: image)
+    return dataclasses.replace(sample, image_fn=lambda: image), time.perf_counter() - t0
 
 
 def summarise(records: list[dict]) -> dict:
@@ -98,14 +103,20 @@ def summarise(records: list[dict]) -> dict:
 
 
 def table(summary: dict) -> str:
-    header = f"{'stage':<10}" + "".join(f"{c:>19}" for c in SHOWN)
+    """Per stage: the cost fields, and `outside %`: the stage's time outside model calls as a share of the
+    question's wall time (the stages' shares add up to the total's)."""
+    header = f"{'stage':<10}" + "".join(f"{c:>19}" for c in SHOWN) + f"{'outside %':>11}"
     lines = [header, "-" * len(header)]
+    wall = summary["total"]["seconds"] or 1.0
     for name, fields in [*summary["per_stage"].items(), ("total", summary["total"])]:
         cells = "".join(f"{fields[c]:>19.4f}" if c.endswith("seconds") else f"{fields[c]:>19.1f}" for c in SHOWN)
-        lines.append(f"{name:<10}{cells}")
+        lines.append(f"{name:<10}{cells}{100 * fields['overhead_seconds'] / wall:>11.1f}")
     lines.append(f"fp {summary['fp']:.2f} (extract {summary['fp_extract']:.2f}, answer {summary['fp_answer']:.2f}) | "
                  f"time outside model calls {100 * summary['framework_overhead']:.1f}% of wall time | "
                  f"peak memory {summary['peak_memory_gb']:.2f} GB")
+    if "load_seconds" in summary:
+        lines.append(f"image loading (timed apart, --preload) {summary['load_seconds']:.4f} s per question; with it, "
+                     f"time outside model calls {100 * summary['framework_overhead_with_load']:.1f}%")
     return "\n".join(lines)
 
 
@@ -115,8 +126,8 @@ def ratios(base: dict, opt: dict) -> dict:
         return a / b if b else None
 
     out = {f"{k} per question": ratio(base["total"][k], opt["total"][k])
-           for k in ("seconds", "model_seconds", "calls", "prefill_tokens", "vision_images")}
-    for stage in ("relevance", "ranking"):
+           for k in ("seconds", "model_seconds", "overhead_seconds", "calls", "prefill_tokens", "vision_images")}
+    for stage in ("relevance", "ranking", "answer"):
         if stage in base["per_stage"] and stage in opt["per_stage"]:
             for k in ("seconds", "model_seconds", "calls", "prefill_tokens"):
                 out[f"{stage} {k}"] = ratio(base["per_stage"][stage][k], opt["per_stage"][stage][k])
@@ -162,8 +173,10 @@ def main(argv=None) -> int:
         samples.append(sample)
         if len(samples) == args.warmup + args.samples:
             break
+    load_seconds = None
     if args.preload:
-        samples = [preloaded(s) for s in samples]
+        samples, loads = zip(*[preloaded(s) for s in samples]) if samples else ((), ())
+        load_seconds = sum(loads[args.warmup:]) / max(1, len(loads) - args.warmup)
     records: dict = {name: [] for name in methods}
     fast = {name: not (args.compare == "fast_paths" and name == "baseline") for name in methods}
     started = time.perf_counter()
@@ -181,6 +194,11 @@ def main(argv=None) -> int:
         return 2
 
     summaries = {name: summarise(recs) for name, recs in records.items()}
+    for summary in summaries.values():
+        if load_seconds is not None:  # the dataset's image decoding, timed apart (--preload)
+            summary["load_seconds"] = load_seconds
+            summary["framework_overhead_with_load"] = ((summary["total"]["overhead_seconds"] + load_seconds)
+                                                       / (summary["total"]["seconds"] + load_seconds))
     label = " ".join(overrides) or "(defaults)"
     print(f"pipeline_cost: {label} | method {cfg.method.name} | model {cfg.model.name} | dataset {cfg.dataset.name} | "
           f"{len(records['optimised'])} samples (+{args.warmup} warm-up) | device {adapter.device} | "

@@ -148,3 +148,68 @@ def test_relevance_map_on_the_features_device_equals_the_cpu_float32_copy():
     on_device = object_relevance(feats, targets, visual, [1, 2])
     copied = object_relevance([f.float().cpu() for f in feats], targets, visual, [1, 2])
     assert on_device.dtype == torch.float32 and torch.equal(on_device, copied)
+
+
+def test_prefetched_images_are_the_same_and_errors_stay_per_sample():
+    import threading
+
+    from focus.data.base import Sample
+    from focus.harness.prefetch import with_prefetched_images
+
+    threads = []
+
+    def image(i):
+        def load():
+            threads.append(threading.current_thread().name)
+            if i == 1:
+                raise OSError("cannot identify image file b.png")
+            return Image.new("RGB", (8, 8), (i, 0, 0))
+        return load
+
+    samples = [Sample(f"s{i}", "q", ["a"], "A", "c", "p", image_fn=image(i)) for i in range(3)]
+    seen = []
+    for original, decoding in with_prefetched_images(iter(samples)):
+        assert original is samples[len(seen)] and decoding.id == original.id
+        try:
+            seen.append(decoding.load_image().getpixel((0, 0)))
+        except OSError as exc:
+            seen.append(str(exc))
+    assert seen == [(0, 0, 0), "cannot identify image file b.png", (2, 0, 0)]
+    assert len(threads) == 3 and all(name.startswith("focus-decode") for name in threads)  # decoded once, aside
+
+
+def test_wandb_pictures_are_drawn_after_the_loop_and_bounded(monkeypatch):
+    from focus.review import plots
+    from focus.review.wandb_logger import WandbLogger
+
+    drawn = []
+    monkeypatch.setattr(plots, "render_sample", lambda image, rec, max_side: drawn.append((rec["id"], max_side))
+                        or image)
+
+    class Run:
+        def __init__(self):
+            self.logged, self.summary = [], {}
+
+        def log(self, data):
+            self.logged.append(data)
+
+    class Table:
+        def __init__(self):
+            self.rows = []
+
+        def add_data(self, *row):
+            self.rows.append(row)
+
+    logger = WandbLogger("unused", {}, {"mode": "disabled"}, table_rows=2, image_side=300)
+    logger.run, logger.table = Run(), Table()
+    logger.wb = type("wb", (), {"Image": staticmethod(lambda image: ("wandb.Image", image.size))})
+    sample = type("S", (), {"load_image": lambda self: Image.new("RGB", (40, 30))})()
+    for i in range(4):
+        rec = {"id": f"s{i}", "strict": True, "fp": 3, "seconds": 0.1, "question": "q", "prediction": "A",
+               "label": "A", "targets": ["cat"], "error": "boom" if i == 0 else None}
+        logger.log_sample(rec, sample)
+    assert drawn == [] and len(logger.run.logged) == 4  # nothing drawn inside the loop; scalars logged per sample
+    logger.log_summary({"accuracy": 1.0})
+    assert drawn == [("s1", 300), ("s2", 300)]  # error-free samples only, at most table_rows, at most image_side
+    assert [row[:2] for row in logger.table.rows] == [("s1", ("wandb.Image", (40, 30))), ("s2", ("wandb.Image", (40, 30)))]
+    assert logger.run.logged[-1] == {"samples": logger.table} and logger.run.summary["logging_seconds"] >= 0

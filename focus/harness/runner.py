@@ -24,6 +24,7 @@ from .. import FocusError
 from .config import build
 from .console import Progress, once_per_run, print_summary, shard_size
 from ..core.cost import meter_of, totals
+from .prefetch import with_prefetched_images
 from .records import read_records, write_json
 from .runfolder import RunFolder
 from ..scoring import BENCHMARKS, PROTOCOLS, score_record, summarise
@@ -202,10 +203,9 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict) 
                                 kept if dist.world == 1 else [r for r in read_records(folder.own) if r["id"] in done],
                                 dist.rank, dist.world, enabled=dist.rank == 0)
             with progress:  # closed before an error is printed
-                for index, sample in enumerate(dataset):
-                    if index % dist.world != dist.rank or sample.id in done:
-                        continue
-                    rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark,
+                todo = (s for index, s in enumerate(dataset) if index % dist.world == dist.rank and s.id not in done)
+                for sample, decoding in with_prefetched_images(todo):  # the next image decodes meanwhile
+                    rec = process_sample(decoding, method, adapter, adapter.device, cfg.dataset.benchmark,
                                          with_vanilla)
                     writer.put(rec)  # a retried id replaces its error record
                     progress.update(rec)

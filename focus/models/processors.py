@@ -160,7 +160,25 @@ class FastPadLlavaImageProcessor(LlavaImageProcessorPil):
             if all(isinstance(im, Image.Image) and im.mode == "RGB" for im in listed):
                 fill = tuple(int(x * 255) for x in self.image_mean) if self.image_mean else (0, 0, 0)
                 images = [pad_resize_square(im, side, fill, self.resample) for im in listed]
+                if self.do_rescale and self.do_normalize and kwargs.get("return_tensors") in ("pt", None) \
+                        and len(self.image_mean) == len(self.image_std) == 3:
+                    return self._rescale_normalize(images, kwargs.get("return_tensors"))
         return super().preprocess(images, *args, **kwargs)
+
+    def _rescale_normalize(self, images, return_tensors):
+        """The stock steps after the resize, on S×S RGB images, with the same numpy operations in the same order
+        (transformers.image_transforms.rescale, then normalize on channels-first float32), without its per-call
+        argument handling: the same float32 values."""
+        import numpy as np
+        from transformers.image_processing_utils import BatchFeature
+
+        mean, std = np.array(self.image_mean, dtype=np.float32), np.array(self.image_std, dtype=np.float32)
+        out = []
+        for im in images:
+            chw = np.moveaxis(np.array(im), -1, 0)
+            x = (chw.astype(np.float64) * self.rescale_factor).astype(np.float32)
+            out.append(((x.T - mean) / std).T)
+        return BatchFeature(data={"pixel_values": out}, tensor_type=return_tensors)
 
 
 class ImageCache:
