@@ -6,11 +6,15 @@
 Loads the model once and runs every sample through each variant, alternating their order from sample to sample so
 both see the same machine state:
 - `optimised`: the configuration as given (by default the image prefix is shared across targets, relevance passes
-  stop after layer L-1 and the first existence checks of all targets share batches);
-- `baseline`: the same with `relevance.reuse_image_prefix=false relevance.early_stop=false ranker.batch_targets=false`
-  (only the switches the configuration has; a method without any, e.g. vanilla or ZoomEye, runs one variant).
+  stop after layer L-1 and the first existence checks of all targets share batches), with the adapter's fast paths;
+- `baseline`, `--compare fast_paths` (default): the same with the adapter's fast paths off (`fast_paths(False)`: every
+  image through the stock processor at each use, one forward per option in logits matching) — the code before them;
+  `--compare switches`: the same with `relevance.reuse_image_prefix=false relevance.early_stop=false
+  ranker.batch_targets=false` (only the switches the configuration has; none, e.g. vanilla or ZoomEye: one variant).
+`--preload` decodes each sample's image before timing and reports that time apart (the dataset's, not the method's).
 For each variant it prints the mean per question, per stage (focus/core/cost.py): wall seconds, seconds inside model calls,
-in the processor, and the rest (framework overhead = wall - model), model calls, language-model prefill tokens,
+in the processor, and the rest (framework overhead = wall - model; `outside %`: as a share of the question's wall
+time), model calls, language-model prefill tokens,
 images the vision tower encoded; then fp, peak memory (GPU: torch.cuda.max_memory_allocated per sample; CPU: the
 process's peak RSS, shared by both variants) and the baseline / optimised ratios measured in this run, and whether
 both variants gave the same fp, boxes and predictions. Writes everything as JSON (`--out`).
@@ -43,18 +47,31 @@ def compose(overrides: list[str]):
         return hydra_compose("config", overrides=overrides)
 
 
-def variants(cfg) -> dict:
-    """{name: config}: the configuration as given, and (when it has any switch) the one with every switch off."""
+def variants(cfg, compare: str = "fast_paths") -> dict:
+    """{name: config}: the configuration as given (`optimised`) and the one it is compared with (`baseline`):
+    `fast_paths`: the same config with the adapter's fast paths off (`adapter.fast_paths(False)`: no per-question
+    image cache, the stock image processing, one forward per option); `switches`: every switch of `SWITCHES` off."""
     from omegaconf import OmegaConf
 
-    present = [k for k in SWITCHES if OmegaConf.select(cfg, k, default=None) is not None]
     out = {"optimised": cfg}
+    if compare == "fast_paths":
+        return {"baseline": cfg, **out}, ["fast_paths"]
+    present = [k for k in SWITCHES if OmegaConf.select(cfg, k, default=None) is not None]
     if present:
         base = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
         for key in present:
             OmegaConf.update(base, key, False)
         out = {"baseline": base, **out}
     return out, present
+
+
+def preloaded(sample):
+    """(the sample with its image decoded once, before timing; the seconds decoding took) for `--preload`."""
+    import dataclasses
+
+    t0 = time.perf_counter()
+    image = sample.load_image()
+    return dataclasses.replace(sample, image_fn=lambda: image), time.perf_counter() - t0
 
 
 def summarise(records: list[dict]) -> dict:
@@ -86,14 +103,20 @@ def summarise(records: list[dict]) -> dict:
 
 
 def table(summary: dict) -> str:
-    header = f"{'stage':<10}" + "".join(f"{c:>19}" for c in SHOWN)
+    """Per stage: the cost fields, and `outside %`: the stage's time outside model calls as a share of the
+    question's wall time (the stages' shares add up to the total's)."""
+    header = f"{'stage':<10}" + "".join(f"{c:>19}" for c in SHOWN) + f"{'outside %':>11}"
     lines = [header, "-" * len(header)]
+    wall = summary["total"]["seconds"] or 1.0
     for name, fields in [*summary["per_stage"].items(), ("total", summary["total"])]:
         cells = "".join(f"{fields[c]:>19.4f}" if c.endswith("seconds") else f"{fields[c]:>19.1f}" for c in SHOWN)
-        lines.append(f"{name:<10}{cells}")
+        lines.append(f"{name:<10}{cells}{100 * fields['overhead_seconds'] / wall:>11.1f}")
     lines.append(f"fp {summary['fp']:.2f} (extract {summary['fp_extract']:.2f}, answer {summary['fp_answer']:.2f}) | "
                  f"time outside model calls {100 * summary['framework_overhead']:.1f}% of wall time | "
                  f"peak memory {summary['peak_memory_gb']:.2f} GB")
+    if "load_seconds" in summary:
+        lines.append(f"image loading (timed apart, --preload) {summary['load_seconds']:.4f} s per question; with it, "
+                     f"time outside model calls {100 * summary['framework_overhead_with_load']:.1f}%")
     return "\n".join(lines)
 
 
@@ -103,8 +126,8 @@ def ratios(base: dict, opt: dict) -> dict:
         return a / b if b else None
 
     out = {f"{k} per question": ratio(base["total"][k], opt["total"][k])
-           for k in ("seconds", "model_seconds", "calls", "prefill_tokens", "vision_images")}
-    for stage in ("relevance", "ranking"):
+           for k in ("seconds", "model_seconds", "overhead_seconds", "calls", "prefill_tokens", "vision_images")}
+    for stage in ("relevance", "ranking", "answer"):
         if stage in base["per_stage"] and stage in opt["per_stage"]:
             for k in ("seconds", "model_seconds", "calls", "prefill_tokens"):
                 out[f"{stage} {k}"] = ratio(base["per_stage"][stage][k], opt["per_stage"][stage][k])
@@ -117,6 +140,12 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="samples run once per variant first, not timed")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on CPU (1: tiny models run fastest)")
     parser.add_argument("--out", default="pipeline_cost.json", help="JSON file written")
+    parser.add_argument("--compare", choices=("fast_paths", "switches"), default="fast_paths",
+                        help="baseline = the adapter's fast paths off (image cache, fast processing, shared option "
+                             "prefix), or the config's cost switches off (prefix reuse, early stop, batched targets)")
+    parser.add_argument("--preload", action="store_true",
+                        help="decode/draw each sample's image before timing (time outside model calls then "
+                             "excludes the dataset's image loading)")
     args, overrides = parser.parse_known_args(argv)
 
     import torch
@@ -135,7 +164,7 @@ def main(argv=None) -> int:
     except FocusError as exc:
         print(f"pipeline_cost: {exc}", file=sys.stderr)
         return 2
-    configs, switches = variants(cfg)
+    configs, switches = variants(cfg, args.compare)
     methods = {name: build(c.method) for name, c in configs.items()}
     dataset = build(cfg.dataset.loader)
     adapter = build(cfg.model.adapter)
@@ -144,11 +173,18 @@ def main(argv=None) -> int:
         samples.append(sample)
         if len(samples) == args.warmup + args.samples:
             break
+    load_seconds = None
+    if args.preload:
+        samples, loads = zip(*[preloaded(s) for s in samples]) if samples else ((), ())
+        load_seconds = sum(loads[args.warmup:]) / max(1, len(loads) - args.warmup)
     records: dict = {name: [] for name in methods}
+    fast = {name: not (args.compare == "fast_paths" and name == "baseline") for name in methods}
     started = time.perf_counter()
     for i, sample in enumerate(samples):
         order = list(methods) if i % 2 == 0 else list(methods)[::-1]
         for name in order:
+            if hasattr(adapter, "fast_paths"):
+                adapter.fast_paths(fast[name])
             rec = process_sample(sample, methods[name], adapter, adapter.device, cfg.dataset.benchmark)
             if i >= args.warmup:
                 records[name].append(rec)
@@ -158,6 +194,11 @@ def main(argv=None) -> int:
         return 2
 
     summaries = {name: summarise(recs) for name, recs in records.items()}
+    for summary in summaries.values():
+        if load_seconds is not None:  # the dataset's image decoding, timed apart (--preload)
+            summary["load_seconds"] = load_seconds
+            summary["framework_overhead_with_load"] = ((summary["total"]["overhead_seconds"] + load_seconds)
+                                                       / (summary["total"]["seconds"] + load_seconds))
     label = " ".join(overrides) or "(defaults)"
     print(f"pipeline_cost: {label} | method {cfg.method.name} | model {cfg.model.name} | dataset {cfg.dataset.name} | "
           f"{len(records['optimised'])} samples (+{args.warmup} warm-up) | device {adapter.device} | "

@@ -74,12 +74,14 @@ def run_dir_argument(argv: list[str]) -> str | None:
 def main(cfg: DictConfig) -> int:
     logging.getLogger("transformers").setLevel(logging.ERROR)
     logging.raiseExceptions = False  # a log file on a full disk must not print tracebacks; the run reports the fault
-    from .harness.console import quiet_libraries
-    from .harness.runner import run
-    quiet_libraries()
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     try:
+        from .harness.validate import check_values
+        check_values(cfg)  # type and range of every option, before torch and transformers are imported (seconds)
+        from .harness.console import quiet_libraries
+        from .harness.runner import run
+        quiet_libraries()
         status = run(cfg, hc.runtime.output_dir)
     except (FocusError, ValueError, OSError, InstantiationException) as exc:  # config, run folder, machine
         if multirun:

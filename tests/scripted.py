@@ -83,7 +83,7 @@ class AttentionScript:
         self.answered: list[tuple[list, str]] = []
 
     def last_token_attention(self, image, text, layer, gradient=False):
-        from focus.models.base import AttentionPass
+        from focus.models.attention import AttentionPass
 
         self.calls += 1
         self.seen.append({"size": image.size, "origin": decode(image.getpixel((0, 0))), "text": text, "layer": layer,

@@ -1,13 +1,13 @@
 """Attention implementations (README "Real size on a GPU"): ViCrop reads attention weights, yet the model keeps
 sdpa (or flash-attention) in every layer but the one it reads, and there only for the last query row
-(focus/models/base.py `last_row_eager_attention`). Its map, and so its crop, equal those computed as ViCrop's
+(focus/models/attention.py `last_row_eager_attention`). Its map, and so its crop, equal those computed as ViCrop's
 original code does: the whole model in eager attention, the weights from `output_attentions`."""
 
 import pytest
 import torch
 
 from focus.methods.vicrop import ViCrop, select_box, trim_to_image
-from focus.models.base import AttentionPass
+from focus.models.attention import AttentionPass
 from focus.stages.inference import FinalInference
 from scripted import coded_image
 

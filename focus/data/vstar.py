@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from .. import FocusError
 from .base import Dataset, Sample, content_id, digest, normalise_id, open_image_bytes

@@ -24,6 +24,7 @@ from .. import FocusError
 from .config import build
 from .console import Progress, once_per_run, print_summary, shard_size
 from ..core.cost import meter_of, totals
+from .prefetch import with_prefetched_images
 from .records import read_records, write_json
 from .runfolder import RunFolder
 from .runlog import keep as keep_in_run_log
@@ -161,6 +162,7 @@ def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla
         reset_peak_rss()  # peak_memory_gb is this sample's peak, not the run's so far
     meter = meter_of(adapter)
     meter.reset()
+    getattr(adapter, "begin_sample", lambda: None)()  # per-question caches (processed images) start empty
     calls0, t0 = adapter.calls, time.perf_counter()
     image = None
     try:
@@ -237,12 +239,11 @@ def _run(cfg, folder: RunFolder, dist: DistInfo, dataset, method, config: dict, 
                                 kept if dist.world == 1 else [r for r in read_records(folder.own) if r["id"] in done],
                                 dist.rank, dist.world, enabled=dist.rank == 0)
             with progress:  # closed before an error is printed
-                for index, sample in enumerate(dataset):
+                todo = (s for index, s in enumerate(dataset) if index % dist.world == dist.rank and s.id not in done)
+                for sample, decoding in with_prefetched_images(todo):  # the next image decodes meanwhile
                     if stop.signum is not None:
                         break
-                    if index % dist.world != dist.rank or sample.id in done:
-                        continue
-                    rec = process_sample(sample, method, adapter, adapter.device, cfg.dataset.benchmark,
+                    rec = process_sample(decoding, method, adapter, adapter.device, cfg.dataset.benchmark,
                                          with_vanilla, cache)
                     if cache is not None and not with_vanilla and not rec["error"]:  # method=vanilla seeds the cache
                         cache.put(sample, vanilla_fields_of(rec, {p: rec[p] for p in PROTOCOLS}))

@@ -17,7 +17,6 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .. import FocusError
-from ..stages.relevance import layer_range
 
 
 @dataclass(frozen=True)
@@ -263,6 +262,8 @@ def check_config(cfg) -> None:
     check_device(cfg.model.adapter.get("device", "auto"))
     depth = model_depth(cfg.model.adapter)
     if "relevance" in cfg:
+        from ..stages.relevance import layer_range  # here, not at import: value errors answer before torch loads
+
         try:
             layers = layer_range(list(cfg.relevance.layers), depth, cfg.relevance.get("layer_depth_ref"))
         except ValueError as exc:

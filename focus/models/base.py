@@ -23,6 +23,8 @@ from .. import FocusError
 from ..core.cost import CostMeter
 from ..core.geometry import GridLayout
 from ..core.hub import load_failure
+from .attention import LAST_ROW_ATTENTION, AttentionPass, last_row_eager_attention
+from .processors import ImageCache
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,10 @@ class VisionLanguageAdapter:
     base_resolution: int = 336
     num_layers: int = 0
     calls: int = 0  # actual model invocations (forward or generate), for the `calls` record field
+    shared_option_prefix: bool = True  # score_options runs the prompt once (False: one forward per option)
+
+    def begin_sample(self) -> None:
+        """Called before each sample: per-question caches (processed images) are dropped."""
 
     def layout(self, image: Image.Image) -> GridLayout:
         raise NotImplementedError
@@ -139,10 +145,20 @@ class HFAdapter(VisionLanguageAdapter):
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.configure_processor(**processor_overrides)
+        self.image_cache = ImageCache().install(self.processor)  # each image through the processor once per question
         self.num_layers = self.model.config.text_config.num_hidden_layers
         self.image_token = self.processor.image_token
         self.image_token_id = self.model.config.image_token_id
         self.yes_id, self.no_id = self._single_token("Yes"), self._single_token("No")
+
+    def begin_sample(self) -> None:
+        self.image_cache.clear()
+
+    def fast_paths(self, enabled: bool) -> None:
+        """Switch the per-question image cache, the fast image processing and the shared option prefix on or off
+        together (off: the code path before them, for benchmarks/pipeline_cost.py's `before` variant)."""
+        self.image_cache.enabled = self.shared_option_prefix = bool(enabled)
+        setattr(self.processor.image_processor, "fast", bool(enabled))
 
     # ----------------------------------------------------------------------------------------- family hooks
     def configure_processor(self, **overrides) -> None:
@@ -323,9 +339,11 @@ class HFAdapter(VisionLanguageAdapter):
 
     @staticmethod
     def _layer_features(cache, captured: list, capture: str, row: int, length: int) -> list[torch.Tensor]:
-        """Per computed decoder layer, `[kv_heads, length, head_dim]` of batch row `row`, as float32 on the CPU; None
-        for a layer whose cache does not hold every token (a sliding window that dropped the first ones, a
-        linear-attention state): its features are not defined, and position t of a cropped cache is not token t."""
+        """Per computed decoder layer, `[kv_heads, length, head_dim]` of batch row `row`, in the model's dtype on
+        its device: the relevance map is computed there, in float32 (`object_relevance`), and only the map comes back
+        to the CPU (no per-layer copy of the values). None for a layer whose cache does not hold every token (a
+        sliding window that dropped the first ones, a linear-attention state): its features are not defined, and
+        position t of a cropped cache is not token t."""
         computed = [layer for layer in cache.layers if getattr(layer, "is_initialized", False)]
         whole = [_holds_every_token(layer, length) for layer in computed]
         if capture == "values":
@@ -337,7 +355,7 @@ class HFAdapter(VisionLanguageAdapter):
             feats = [k[row, :length].reshape(length, kv_heads, head_dim).transpose(0, 1) for k in captured]
         else:
             raise ValueError(f"unknown feature kind {capture!r}")
-        return [None if f is None else f.float().cpu() for f in feats]
+        return feats
 
     def yes_no_logits(self, images: list, prompts: list[str]) -> torch.Tensor:
         """[B, 2] last-position logits of (Yes, No) for each (image, prompt), in ONE batched forward."""
@@ -353,9 +371,15 @@ class HFAdapter(VisionLanguageAdapter):
         return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
 
     def score_options(self, images: list, text: str, options: list[str]) -> list[float]:
-        """Mean token negative log-likelihood of each option as the answer (logits matching, design 4.5);
-        one forward per option."""
+        """Mean token negative log-likelihood of each option as the answer (logits matching, design 4.5): the
+        prompt once and the options' tokens in one batched forward (focus/models/options.py) when
+        `shared_option_prefix`, else (or where an option's tokens merge with the prompt's) one forward per option."""
         prompt = self.chat(len(images), text)
+        if self.shared_option_prefix:
+            from .options import score_options_shared_prefix
+            losses = score_options_shared_prefix(self, images, prompt, options)
+            if losses is not None:
+                return losses
         n_prompt = self.encode(images, [prompt])["input_ids"].shape[1]
         losses = []
         for option in options:
@@ -437,44 +461,6 @@ def check_count(found: int, expected: int, what: str) -> None:
 def load_image(path: str | Path) -> Image.Image:
     with Image.open(path) as im:
         return im.convert("RGB")
-
-
-@dataclass
-class AttentionPass:
-    """What `last_token_attention` hands to ViCrop: the last token's attention to the grid tokens (row-major)."""
-
-    attention: torch.Tensor  # [heads, rows*cols]
-    gradient: torch.Tensor | None  # [heads, rows*cols], d loss / d attention (grad-att), or None
-    layout: GridLayout
-
-
-LAST_ROW_ATTENTION = "focus_last_row_eager"
-
-
-def last_row_eager_attention(module, query, key, value, attention_mask, **kwargs):
-    """An attention function (transformers' AttentionInterface) for the one layer whose weights ViCrop reads.
-
-    The layer's own implementation (`module.config.focus_inner_attention`: sdpa, flash-attention, eager) computes
-    every row; the last query row is recomputed by the family's `eager_attention_forward` and replaces it, so its
-    weights exist and the loss depends on them exactly as in a fully eager model (row i of the attention matrix
-    only feeds output row i). query: [batch, heads, N, head_dim]; returns ([batch, N, heads, head_dim],
-    weights [batch, heads, 1, N]).
-    """
-    import sys
-
-    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-
-    family_eager = sys.modules[type(module).__module__].eager_attention_forward
-    inner = ALL_ATTENTION_FUNCTIONS.get_interface(module.config.focus_inner_attention, family_eager)
-    every_row = inner(module, query, key, value, attention_mask, **kwargs)[0]
-    mask = None
-    if attention_mask is not None:  # the last row of a 4-D mask, or a [batch, N] key mask (flash-attention)
-        mask = attention_mask[:, :, -1:, :] if attention_mask.dim() == 4 else attention_mask[:, None, None, :]
-        if not mask.is_floating_point():  # boolean "attend" mask → additive
-            mask = torch.zeros(mask.shape, dtype=query.dtype, device=query.device).masked_fill(
-                ~mask.bool(), torch.finfo(query.dtype).min)
-    last_row, weights = family_eager(module, query[:, :, -1:], key, value, mask, **kwargs)
-    return torch.cat([every_row[:, :-1], last_row], dim=1), weights
 
 
 def _holds_every_token(layer, length: int) -> bool:

@@ -17,21 +17,20 @@ from __future__ import annotations
 import logging
 
 from transformers import LlavaProcessor
-from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
-from .. import FocusError
 from ..core.geometry import GridLayout
 from .base import HFAdapter, check_count, image_token_positions
-from .processors import align_with_model
+from .processors import FastPadLlavaImageProcessor, align_with_model
 
 log = logging.getLogger(__name__)
 
 
-def llava15_image_processor(loaded, input_size: int, pad_to_square: bool) -> LlavaImageProcessorPil:
+def llava15_image_processor(loaded, input_size: int, pad_to_square: bool) -> FastPadLlavaImageProcessor:
     """LLaVA-1.5's preprocessing with the checkpoint's mean/std/resampling: pad to a square with the mean colour
     (`pad_to_square`; otherwise resize the short side and centre-crop, the hub default), resize to `input_size`.
-    The PIL implementation is used on every machine, so CPU and GPU runs see the same pixels."""
-    return LlavaImageProcessorPil(
+    The PIL implementation is used on every machine, so CPU and GPU runs see the same pixels; its pad-and-resize
+    runs without building the padded full-resolution square (`pad_resize_square`, same pixel values)."""
+    return FastPadLlavaImageProcessor(
         do_pad=pad_to_square, size={"shortest_edge": input_size},
         crop_size={"height": input_size, "width": input_size}, do_center_crop=True, do_resize=True,
         image_mean=list(loaded.image_mean) if loaded.image_mean is not None else None,

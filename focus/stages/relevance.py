@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from ..core.geometry import GridLayout
 
@@ -45,9 +44,10 @@ def object_relevance(features: Sequence[torch.Tensor], target_positions: Sequenc
     (<x_j, Σ_k x_k> + 1)/2, so the cost is O(targets · N · heads · head_dim) per layer instead of O(N²).
     """
     check_normalization(normalization)
-    targets = torch.as_tensor(target_positions, dtype=torch.long).reshape(-1)
-    visual = torch.as_tensor(visual_positions, dtype=torch.long).reshape(-1)
     layers = list(layers)
+    device = features[layers[0]].device if layers else "cpu"  # computed where the features are (GPU: no copies)
+    targets = torch.as_tensor(target_positions, dtype=torch.long).reshape(-1).to(device)
+    visual = torch.as_tensor(visual_positions, dtype=torch.long).reshape(-1).to(device)
     if len(targets) == 0:
         raise ValueError("object_relevance needs at least one target token")
     if not layers:
@@ -68,11 +68,11 @@ def object_relevance(features: Sequence[torch.Tensor], target_positions: Sequenc
             layer_attn = (c_visual + residual) / 2.0 / visual_row_sum[None, :]
         pseudo_attn = layer_attn if pseudo_attn is None else pseudo_attn + layer_attn
     pseudo_attn = pseudo_attn / pseudo_attn.sum(dim=-1, keepdim=True)  # global normalisation per target token
-    rel = torch.ones(len(visual), dtype=pseudo_attn.dtype)
+    rel = torch.ones(len(visual), dtype=pseudo_attn.dtype, device=device)
     for row in pseudo_attn:  # element-wise product over target tokens, renormalised after each product
         rel = rel * row
         rel = rel / rel.sum()
-    return rel
+    return rel.cpu()  # the map, float32, on the CPU
 
 
 def layer_range(layers: Sequence[int], num_layers: int, depth_ref: int | None = None) -> list[int]:
@@ -117,6 +117,8 @@ def smooth_and_downsample(grid: torch.Tensor, sigma: float, factor: int) -> torc
     models; the paper gives no values, design 4.2 sets the defaults). Renormalised to sum 1."""
     arr = grid.double().numpy()
     if sigma and sigma > 0:
+        from scipy import ndimage  # imported where used: scipy.ndimage costs seconds of start-up
+
         arr = ndimage.gaussian_filter(arr, sigma=sigma, mode="nearest")
     out = torch.from_numpy(arr)
     if factor and factor > 1:
