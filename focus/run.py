@@ -68,7 +68,7 @@ def run_dir_argument(argv: list[str]) -> str | None:
     return values[-1] if values and values[-1] not in ("", "null") else "."
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")  # absolute: also as `focus-run`
 def main(cfg: DictConfig) -> int:
     logging.getLogger("transformers").setLevel(logging.ERROR)
     logging.raiseExceptions = False  # a log file on a full disk must not print tracebacks; the run reports the fault

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .. import FocusError
-from ..stages.relevance import layer_range
+from ..stages.relevance import layer_range, scaled_layer
 
 
 @dataclass(frozen=True)
@@ -232,5 +232,11 @@ def check_config(cfg) -> None:
     if "relevance" in cfg:
         try:
             layer_range(list(cfg.relevance.layers), depth, cfg.relevance.get("layer_depth_ref"))
+        except ValueError as exc:
+            raise FocusError(str(exc)) from None
+    method = cfg.get("method") or {}
+    if method.get("layer") is not None:  # a method reading one decoder layer (ViCrop): the same mapping as the run's
+        try:
+            scaled_layer(method.layer, depth, method.get("layer_depth_ref"), key="method.layer")
         except ValueError as exc:
             raise FocusError(str(exc)) from None
