@@ -3,7 +3,8 @@
 Config errors (unknown group option, s_min > s_max, missing dataset path, ...) end with ONE line on stderr and exit
 status 2 before any model is loaded; so do a run folder in use by another process, a resume with another config and
 faults of the machine (disk full, read-only folder, permission denied: focus/harness/runfolder.py). A run whose samples all
-succeeded exits 0; one with failed samples exits 1.
+succeeded exits 0; one with failed samples exits 1, and so does a multirun in which any job had failed samples
+(the sweep's closing summary lists those jobs).
 """
 
 from __future__ import annotations
@@ -93,7 +94,11 @@ def entry() -> None:
     message = check_group_overrides(sys.argv[1:]) or (writable_problem(run_dir) if run_dir else None)
     if message:  # before Hydra, which creates the folder and its log file and would print a stack trace
         _fail(message)
+    from .harness.console import forget_sweep_failures, sweep_failed_jobs
+    forget_sweep_failures()
     main()
+    if sweep_failed_jobs():  # a multirun whose jobs had failed samples (listed in its summary) exits 1, as a run does
+        sys.exit(1)
 
 
 if __name__ == "__main__":
