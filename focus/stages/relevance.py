@@ -90,7 +90,8 @@ def scaled_layer(layer: int, num_layers: int, depth_ref: int | None = None, *, e
     if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer <= high:
         raise ValueError(f"{key} {layer!r} must be an integer in [0, {ref}{']' if end else ')'}: it counts "
                          + (f"the model's {num_layers} decoder layers" if not depth_ref else
-                            f"the {ref} layers of the model it was set for (layer_depth_ref; this model has {num_layers})"))
+                            f"the {ref} layers of the model it was set for (layer_depth_ref; this model has "
+                            f"{num_layers})"))
     if not depth_ref:
         return layer
     mapped = int(layer * num_layers / ref + 0.5)
