@@ -199,6 +199,23 @@ MUTATIONS = [
              "        with self.cost.model_call(inputs[\"input_ids\"].numel(), self.vision_images(inputs)):",
              "        with self.cost.model_call(inputs[\"input_ids\"].shape[-1], self.vision_images(inputs)):",
              ("tests/test_cost.py", "-k", "metered"), "prefill tokens of a batch counted for one row"),
+    # --- layer numbers mapped onto a model's depth, every method on every model, failed sweep jobs
+    Mutation("layer_mapping_floored", "focus/stages/relevance.py",
+             "    mapped = int(layer * num_layers / ref + 0.5)",
+             "    mapped = int(layer * num_layers / ref)",
+             ("tests/test_configs.py", "-k", "map_paper_layer_ranges"), "paper layers floored instead of rounded"),
+    Mutation("vicrop_layer_not_mapped", "focus/methods/vicrop.py",
+             "        layer = scaled_layer(self.layer, adapter.num_layers, self.layer_depth_ref, key=\"method.layer\")",
+             "        layer = self.layer",
+             ("tests/test_method_matrix.py", "-k", "vicrop"), "ViCrop's paper layer used on a shallower model"),
+    Mutation("sweep_failures_exit_0", "focus/run.py",
+             "    if sweep_failed_jobs():  # a multirun whose jobs had failed samples (listed in its summary) exits 1, as a run does",
+             "    if False:",
+             ("tests/test_sweep_failures.py",), "a multirun whose jobs failed exits 0"),
+    Mutation("failed_jobs_not_listed", "focus/harness/console.py",
+             "        if metrics and metrics.get(\"errors\"):",
+             "        if metrics and metrics.get(\"errors\") is None:",
+             ("tests/test_sweep_failures.py",), "jobs with error records left out of the sweep summary"),
 ]
 
 
