@@ -3,7 +3,8 @@
 Config errors (unknown group option, s_min > s_max, missing dataset path, ...) end with ONE line on stderr and exit
 status 2 before any model is loaded; so do a run folder in use by another process, a resume with another config and
 faults of the machine (disk full, read-only folder, permission denied: focus/harness/runfolder.py). A run whose samples all
-succeeded exits 0; one with failed samples exits 1. SIGINT / SIGTERM end the run after the current record with one
+succeeded exits 0; one with failed samples exits 1, and so does a multirun in which any job had failed samples
+(the sweep's closing summary lists those jobs). SIGINT / SIGTERM end the run after the current record with one
 line and exit 130 / 143 (focus/harness/signals.py), also when they come before the first sample.
 """
 
@@ -70,7 +71,7 @@ def run_dir_argument(argv: list[str]) -> str | None:
     return values[-1] if values and values[-1] not in ("", "null") else "."
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")  # absolute: also as `focus-run`
 def main(cfg: DictConfig) -> int:
     logging.getLogger("transformers").setLevel(logging.ERROR)
     logging.raiseExceptions = False  # a log file on a full disk must not print tracebacks; the run reports the fault
@@ -113,6 +114,8 @@ def entry() -> None:
         message = check_group_overrides(sys.argv[1:]) or (writable_problem(run_dir) if run_dir else None)
         if message:  # before Hydra, which creates the folder and its log file and would print a stack trace
             _fail(message)
+        from .harness.console import forget_sweep_failures, sweep_failed_jobs
+        forget_sweep_failures()
         main()
     except KeyboardInterrupt:
         _stopped(signal.SIGINT)
@@ -120,6 +123,8 @@ def entry() -> None:
         if type(exc).__name__ != "Interrupted":
             raise
         _stopped(exc.signum)
+    if sweep_failed_jobs():  # a multirun whose jobs had failed samples (listed in its summary) exits 1, as a run does
+        sys.exit(1)
 
 
 def _stopped(signum: int) -> None:

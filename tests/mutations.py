@@ -418,6 +418,23 @@ MUTATIONS = [
              "        logits = first[None] if len(s) == 1 else torch.cat([first[None], rest[row, :len(s) - 1]], dim=0)",
              "        logits = first[None] if len(s) == 1 else rest[row, :len(s) - 1]",
              ("tests/test_overhead.py", "-k", "option"), "the option's first token not scored by the prompt's logits"),
+    # --- layer numbers mapped onto a model's depth, every method on every model, failed sweep jobs
+    Mutation("layer_mapping_floored", "focus/stages/relevance.py",
+             "    mapped = int(layer * num_layers / ref + 0.5)",
+             "    mapped = int(layer * num_layers / ref)",
+             ("tests/test_configs.py", "-k", "map_paper_layer_ranges"), "paper layers floored instead of rounded"),
+    Mutation("vicrop_layer_not_mapped", "focus/methods/vicrop.py",
+             "        layer = scaled_layer(self.layer, adapter.num_layers, self.layer_depth_ref, key=\"method.layer\")",
+             "        layer = self.layer",
+             ("tests/test_method_matrix.py", "-k", "vicrop"), "ViCrop's paper layer used on a shallower model"),
+    Mutation("sweep_failures_exit_0", "focus/run.py",
+             "    if sweep_failed_jobs():  # a multirun whose jobs had failed samples (listed in its summary) exits 1, as a run does",
+             "    if False:",
+             ("tests/test_sweep_failures.py",), "a multirun whose jobs failed exits 0"),
+    Mutation("failed_jobs_not_listed", "focus/harness/console.py",
+             "        if metrics and metrics.get(\"errors\"):",
+             "        if metrics and metrics.get(\"errors\") is None:",
+             ("tests/test_sweep_failures.py",), "jobs with error records left out of the sweep summary"),
 ]
 
 

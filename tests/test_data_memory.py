@@ -73,7 +73,7 @@ def test_runner_peak_memory_stays_flat(tmp_path, tiny_cache):
     path = make_large_hrbench(tmp_path / "hr_bench_8k.parquet", 5)
     run_dir = tmp_path / "run"
     proc = focus_run("model=tiny_llava15", "dataset=hrbench8k", f"dataset.path={path}", "logger.wandb.mode=disabled",
-                     run_dir=run_dir, tiny_cache=tiny_cache)
+                     run_dir=run_dir, tiny_cache=tiny_cache, subprocess_=True)  # the peak RSS of its own process
     assert proc.returncode == 0, proc.stderr[-3000:]
     peaks_gb = [r["peak_memory_gb"] for r in records(run_dir)]
     assert len(peaks_gb) == 5 and all(r.get("error") is None for r in records(run_dir))

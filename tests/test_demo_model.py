@@ -3,14 +3,12 @@ whole image; its relevance map finds the target. A wrong token position, a trans
 costs these margins (tests/mutations.py lists such bugs), so they fail here."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from test_end_to_end import FOCUS_ENV, ROOT
+from inproc import run_inprocess
+from test_end_to_end import FOCUS_ENV
 
 from focus.data.demo_scenes import DemoScenes
 from focus.demo import CHECKPOINT_DIR
@@ -41,9 +39,7 @@ def test_default_main_job_beats_vanilla(tmp_path):
     """`python -m focus.run` with no overrides (the README's first command): FOCUS with the demo model on 40
     demo_scenes questions, the paired vanilla accuracy in the summary."""
     run = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "focus.run", f"run_dir={run}", "logger.wandb.mode=disabled"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **FOCUS_ENV, "OMP_NUM_THREADS": "1"})
+    proc = run_inprocess([f"run_dir={run}", "logger.wandb.mode=disabled"], env=FOCUS_ENV)  # tests/inproc.py
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["n"] == 40 and metrics["errors"] == 0 and metrics["method"] == "focus"

@@ -1,4 +1,4 @@
-"""`python -m focus.run` end to end on the tiny models (subprocesses, as a user runs it)."""
+"""`python -m focus.run` end to end on the tiny models, as a user runs it (in this process: tests/inproc.py)."""
 
 import json
 import os
@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from fixtures import make_hrbench, make_mme, make_vstar, with_test_defaults
+from inproc import run_inprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -25,10 +26,14 @@ def focus_args(*overrides, run_dir=None, tiny_cache=None) -> list[str]:
 FOCUS_ENV = {"HF_HUB_OFFLINE": "1", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1"}
 
 
-def focus_run(*overrides, run_dir=None, tiny_cache=None, timeout=600, prefix=()):
-    """`python -m focus.run` as a user runs it; `prefix` wraps the command (e.g. `unshare`)."""
-    args = [*prefix, *focus_args(*overrides, run_dir=run_dir, tiny_cache=tiny_cache)]
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+def focus_run(*overrides, run_dir=None, tiny_cache=None, timeout=600, prefix=(), subprocess_=False):
+    """`python -m focus.run` as a user runs it: in this process (tests/inproc.py: same entry point, output and exit
+    status), or as a real subprocess when `prefix` wraps the command (e.g. `unshare`) or `subprocess_` asks for one
+    (the process boundary is what is tested)."""
+    args = focus_args(*overrides, run_dir=run_dir, tiny_cache=tiny_cache)
+    if not prefix and not subprocess_:
+        return run_inprocess(args[3:], env=FOCUS_ENV)
+    return subprocess.run([*prefix, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **FOCUS_ENV})
 
 

@@ -1,4 +1,6 @@
-"""Sweeps (submitit_local), the offline report, two-process sharding, and the SLURM parameter mapping."""
+"""Sweeps (submitit_local), the offline report, two-process sharding, and the SLURM parameter mapping.
+
+Sweeps run in this process (tests/inproc.py); the submitit jobs and the torchrun ranks are real processes."""
 
 import json
 import re
@@ -10,9 +12,16 @@ from pathlib import Path
 import pytest
 
 from fixtures import TEST_DEFAULTS
-from test_end_to_end import ROOT, focus_run, records
+from inproc import run_inprocess, run_main
+from test_end_to_end import FOCUS_ENV, ROOT, focus_run, records
 
 from focus.review.plots import pareto_front
+
+
+def report(folder):
+    """`python -m focus.report FOLDER`, in this process."""
+    from focus.review.report import main
+    return run_main(main, [folder])
 
 
 def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
@@ -31,8 +40,7 @@ def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
     runs = sorted(p.parent for p in sweep.rglob("metrics.json"))
     assert len(runs) == 2
     assert {json.loads((r / "metrics.json").read_text())["config"]["proposer"]["s_max"] for r in runs} == {3, 5}
-    rep = subprocess.run([sys.executable, "-m", "focus.review.report", str(sweep)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    rep = report(sweep)
     assert rep.returncode == 0, rep.stderr
     table = [ln for ln in rep.stdout.splitlines() if ln.startswith("| ") and "proposer.s_max" in ln]
     assert len(table) == 2 and any("s_max=3" in ln for ln in table) and any("s_max=5" in ln for ln in table)
@@ -43,11 +51,10 @@ def test_submitit_local_sweep_and_report(tmp_path, tiny_cache):
 @pytest.mark.parametrize("name", sorted(p.stem for p in (Path(ROOT) / "experiments").glob("*.yaml")
                                          if p.stem != "main_comparison"))  # its own tests below
 def test_experiment_configs_run_on_tiny_models(tmp_path, tiny_cache, name):
-    args = [sys.executable, "-m", "focus.run", "--config-dir", "experiments", "--config-name", name,
+    args = ["--config-dir", "experiments", "--config-name", name,
             "model=tiny_llava15", "dataset=synthetic", "dataset.limit=1", "logger.wandb.mode=disabled",
             f"run_dir={tmp_path}", f"tiny_cache_dir={tiny_cache}"]
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc = run_inprocess(args, env=FOCUS_ENV)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # every swept key that the smoke overrides leave free still produces its runs
     assert len(list(tmp_path.rglob("metrics.json"))) >= (1 if name == "vanilla_baselines" else 2)
@@ -135,11 +142,10 @@ def comparison_runs(sweep):
 
 
 def main_comparison(sweep, tiny_cache, *overrides):
-    args = [sys.executable, "-m", "focus.run", "--config-dir", "experiments", "--config-name", "main_comparison",
+    args = ["--config-dir", "experiments", "--config-name", "main_comparison",
             *TEST_DEFAULTS, "dataset.limit=1", "logger.wandb.mode=disabled", *overrides, f"run_dir={sweep}",
             f"tiny_cache_dir={tiny_cache}"]
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    return run_inprocess(args, env=FOCUS_ENV)
 
 
 def test_main_comparison_every_method_one_report(tmp_path, tiny_cache):
@@ -164,8 +170,7 @@ def test_main_comparison_every_method_one_report(tmp_path, tiny_cache):
     zoom = runs["zoomeye_d5_c4"][1][0]
     assert zoom["num_pop"] >= 1 and zoom["fp"] >= 1 + 2 * 4 and zoom["rois"] and zoom["final_mode"]
     assert fp["zoomeye_d1_c2"] <= 1 + 2 * 2 + 2  # depth 1, 2 children: ≤ root + 2·2 queued + 2 popped
-    rep = subprocess.run([sys.executable, "-m", "focus.review.report", str(sweep)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    rep = report(sweep)
     assert rep.returncode == 0, rep.stderr
     header = next(ln for ln in rep.stdout.splitlines() if ln.startswith("| # | run |"))
     assert "| method |" in header

@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from fixtures import hrbench_rows, make_mme, write_rows
 from test_configs import GROUPS, compose_cfg, options
+from inproc import run_inprocess
 from test_end_to_end import FOCUS_ENV, ROOT, focus_args, one_line
 
 from focus import FocusError
@@ -222,7 +223,10 @@ def test_bad_inputs_are_refused_in_one_line_before_the_model_loads(tmp_path, tin
         i, (overrides, env, needle) = i_case
         args = focus_args(*overrides, "logger.wandb.mode=disabled", run_dir=tmp_path / f"run{i}",
                           tiny_cache=tiny_cache)
-        return run_cli(args, env, timeout=60)
+        if not env:  # in this process (tests/inproc.py: the same entry point, stderr and exit status)
+            start = time.perf_counter()
+            return run_inprocess(args[3:], env=FOCUS_ENV), time.perf_counter() - start
+        return run_cli(args, env, timeout=60)  # a real process: the hub settings are read when it imports
 
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(one, enumerate(cases)))

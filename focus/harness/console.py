@@ -277,9 +277,17 @@ class SweepProgress(Callback):
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
 
+    def _job_metrics(self) -> list[Path]:
+        """Every job's metrics.json. A job folder is named by its overrides, which may hold a path (a sweep over
+        `dataset.path=`): such a job's folder lies deeper, so the whole tree is searched."""
+        return list(self._sweep_dir.rglob("metrics.json"))
+
+    def _job_name(self, path: Path) -> str:
+        return str(path.parent.relative_to(self._sweep_dir))
+
     def _finished_jobs(self) -> list[Path]:
         out = []
-        for path in sorted(self._sweep_dir.glob("*/metrics.json")):
+        for path in sorted(self._job_metrics()):
             try:
                 if self._seen.get(path) != _stamp(path):
                     out.append(path)
@@ -293,7 +301,7 @@ class SweepProgress(Callback):
             return
         self._seen[path] = _stamp(path)
         self._announced.add(path)
-        print(f"[focus] job {path.parent.name} finished: {accuracy_line(metrics)}", flush=True)
+        print(f"[focus] job {self._job_name(path)} finished: {accuracy_line(metrics)}", flush=True)
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_seconds):
@@ -301,8 +309,9 @@ class SweepProgress(Callback):
                 self._announce(path)
 
     def on_multirun_start(self, config, **kwargs) -> None:
+        forget_sweep_failures()
         self._sweep_dir = Path(str(config.hydra.sweep.dir))
-        self._seen = {p: _stamp(p) for p in self._sweep_dir.glob("*/metrics.json")}  # from earlier sweeps
+        self._seen = {p: _stamp(p) for p in self._job_metrics()}  # from earlier sweeps
         if "BasicLauncher" not in str(config.hydra.launcher.get("_target_", "")):
             self._thread = threading.Thread(target=self._poll, name="focus-sweep-progress", daemon=True)
             self._thread.start()
@@ -313,14 +322,65 @@ class SweepProgress(Callback):
             self._thread.join()
             for path in self._finished_jobs():
                 self._announce(path)
-        jobs = sorted(self._sweep_dir.glob("*/metrics.json"),
-                      key=lambda p: (int(p.parent.name.split("_")[0]) if p.parent.name.split("_")[0].isdigit()
-                                     else 1 << 30, p.parent.name))
+        jobs = sorted(self._job_metrics(), key=lambda p: (int(self._job_name(p).split("_")[0])
+                                                         if self._job_name(p).split("_")[0].isdigit() else 1 << 30,
+                                                         self._job_name(p)))
         lines = [f"[focus] sweep of {len(jobs)} runs -> {self._sweep_dir}"]
         for path in jobs:
             metrics = _read_metrics(path) or {}
-            lines.append(f"[focus]   {path.parent.name}: {accuracy_line(metrics)}")
+            lines.append(f"[focus]   {self._job_name(path)}: {accuracy_line(metrics)}")
+        lines += failed_job_lines(jobs, self._job_name)
         lines.append(f"[focus] compare them: python -m focus.report {self._sweep_dir}")
         sys.stderr.flush()
         print("\n".join(lines), flush=True)
 
+
+
+# ---------------------------------------------------------------------------------------------- failed jobs
+
+_FAILED_JOBS: list[str] = []  # jobs of the last multirun of this process whose records hold errors
+
+
+def _first_error(run: Path) -> str | None:
+    import json
+    try:
+        with (run / "samples.jsonl").open() as f:
+            for line in f:
+                try:
+                    error = json.loads(line).get("error")
+                except ValueError:
+                    continue
+                if error:
+                    return " ".join(str(error).split())[:ERROR_CHARS]
+    except OSError:
+        return None
+    return None
+
+
+def failed_job_lines(jobs: list[Path], name=lambda path: path.parent.name) -> list[str]:
+    """The sweep summary's lines for jobs whose samples failed (`<job>/metrics.json` with errors): how many, and the
+    first error of each; remembered for `sweep_failed_jobs` (the multirun's exit status)."""
+    failed = []
+    for path in jobs:
+        metrics = _read_metrics(path)
+        if metrics and metrics.get("errors"):
+            failed.append((path.parent, metrics))
+    _FAILED_JOBS[:] = [name(run / "metrics.json") for run, _ in failed]
+    if not failed:
+        return []
+    lines = [f"[focus] jobs with failed samples ({len(failed)} of {len(jobs)}; errors counted wrong, each run's "
+             f"samples.jsonl holds them):"]
+    for run, metrics in failed:
+        first = _first_error(run)
+        lines.append(f"[focus]   {name(run / 'metrics.json')}: {metrics['errors']}/{metrics.get('n', '?')} "
+                     f"samples failed" + (f", first: {first}" if first else ""))
+    return lines
+
+
+def sweep_failed_jobs() -> list[str]:
+    """Jobs of this process's last multirun whose records hold errors (focus.run exits 1 when there are any)."""
+    return list(_FAILED_JOBS)
+
+
+def forget_sweep_failures() -> None:
+    _FAILED_JOBS.clear()

@@ -269,6 +269,14 @@ def check_config(cfg) -> None:
         except ValueError as exc:
             raise FocusError(str(exc)) from None
         check_relevance_cache(cfg, layers)
+    method = cfg.get("method") or {}
+    if method.get("layer") is not None:  # a method reading one decoder layer (ViCrop): the same mapping as the run's
+        from ..stages.relevance import scaled_layer  # here, not at import: value errors answer before torch loads
+
+        try:
+            scaled_layer(method.layer, depth, method.get("layer_depth_ref"), key="method.layer")
+        except ValueError as exc:
+            raise FocusError(str(exc)) from None
 
 
 def check_relevance_cache(cfg, layers: list[int]) -> None:

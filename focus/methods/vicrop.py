@@ -157,11 +157,11 @@ class ViCrop:
         self.high_res_block, self.layer, self.window = int(high_res_block), int(layer), int(window)
         self.ratios, self.prompt, self.general_question = tuple(ratios), prompt, general_question
         self.answer_on, self.save_maps, self.name = answer_on, save_maps, name
-        self.layer_depth_ref = layer_depth_ref  # `layer` counts a model this deep (tiny models: the full one's)
+        self.layer_depth_ref = layer_depth_ref  # `layer` counts a model this deep (the one it was set for)
 
     def attention_map(self, adapter, image, question: str) -> tuple[torch.Tensor, GridLayout, int]:
         """One map on `image`: (map [rows, cols], layout, forward passes)."""
-        layer = scaled_layer(self.layer, adapter.num_layers, self.layer_depth_ref)
+        layer = scaled_layer(self.layer, adapter.num_layers, self.layer_depth_ref, key="method.layer")
         text = self.prompt.format(question=question)
         if self.map == "grad_att":
             p = adapter.last_token_attention(image, text, layer, gradient=True)

@@ -75,13 +75,36 @@ def object_relevance(features: Sequence[torch.Tensor], target_positions: Sequenc
     return rel.cpu()  # the map, float32, on the CPU
 
 
+def scaled_layer(layer: int, num_layers: int, depth_ref: int | None = None, *, end: bool = False,
+                 key: str = "layer") -> int:
+    """THE mapping of a paper layer onto a model's depth (used by relevance ranges, ViCrop's layer and validation).
+
+    `layer` counts the decoder layers of a model of `depth_ref` layers (null: the model itself, then it is returned
+    unchanged); on a model of D = `num_layers` layers it becomes round(layer·D/ref), halves rounded up: layer 14 of
+    LLaVA-1.5's 32 is layer 2 of a 4-layer model. `end=True` maps the exclusive end of a range (it may equal ref and
+    D); a single layer (`end=False`) must be < ref and stays below D (the last layer at most). A number outside the
+    reference depth is an error naming `key`, never a silent fallback.
+    """
+    ref = depth_ref or num_layers
+    high = ref if end else ref - 1
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer <= high:
+        raise ValueError(f"{key} {layer!r} must be an integer in [0, {ref}{']' if end else ')'}: it counts "
+                         + (f"the model's {num_layers} decoder layers" if not depth_ref else
+                            f"the {ref} layers of the model it was set for (layer_depth_ref; this model has "
+                            f"{num_layers})"))
+    if not depth_ref:
+        return layer
+    mapped = int(layer * num_layers / ref + 0.5)
+    return mapped if end else min(mapped, num_layers - 1)
+
+
 def layer_range(layers: Sequence[int], num_layers: int, depth_ref: int | None = None) -> list[int]:
     """0-based decoder layers of a model with `num_layers` layers for the configured half-open range [l, L).
 
     depth_ref: the depth the numbers refer to; null means the model itself. The tiny models reuse the paper's ranges
-    (Table 7: [14, 32) of LLaVA-1.5's 32 layers) with depth_ref = 32: on D layers [l, L) becomes
-    [round(l·D/ref), round(L·D/ref)), halves rounded up, so [14, 32) is [2, 4) of 4 layers. A range outside
-    0 <= l < L <= ref, or one that maps to no layer, is an error — never a silent fallback.
+    (Table 7: [14, 32) of LLaVA-1.5's 32 layers) with depth_ref = 32: both ends go through `scaled_layer`, so on D
+    layers [l, L) becomes [round(l·D/ref), round(L·D/ref)), halves rounded up: [14, 32) is [2, 4) of 4 layers. A
+    range outside 0 <= l < L <= ref, or one that maps to no layer, is an error — never a silent fallback.
     """
     if len(layers) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in layers):
         raise ValueError(f"relevance.layers must be [l, L): two integers, got {list(layers)}")
@@ -91,25 +114,12 @@ def layer_range(layers: Sequence[int], num_layers: int, depth_ref: int | None = 
         f"the {ref} layers of model.hparams.layer_depth_ref (this model has {num_layers})"
     if not 0 <= start < end <= ref:
         raise ValueError(f"relevance.layers=[{start}, {end}] must satisfy 0 <= l < L <= {ref}: [l, L) counts {model}")
-    if depth_ref:
-        start, end = (int(v * num_layers / ref + 0.5) for v in (start, end))
-        if end <= start:
-            raise ValueError(f"relevance.layers=[{layers[0]}, {layers[1]}] of {ref} layers maps to no layer of this "
-                             f"{num_layers}-layer model; widen the range or set model.hparams.layer_depth_ref=null "
-                             f"and give the model's own layers")
+    start, end = (scaled_layer(v, num_layers, depth_ref, end=True) for v in (start, end))
+    if end <= start:
+        raise ValueError(f"relevance.layers=[{layers[0]}, {layers[1]}] of {ref} layers maps to no layer of this "
+                         f"{num_layers}-layer model; widen the range or set model.hparams.layer_depth_ref=null "
+                         f"and give the model's own layers")
     return list(range(start, end))
-
-
-def scaled_layer(layer: int, num_layers: int, depth_ref: int | None = None) -> int:
-    """The 0-based decoder layer `layer` of a model of `depth_ref` layers (null: the model itself) on a model of
-    `num_layers` layers: floor(layer·D/ref), so layer 14 of LLaVA-1.5's 32 is layer 1 of a 4-layer tiny model.
-    A layer outside the reference depth is an error, never a silent fallback."""
-    ref = depth_ref or num_layers
-    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < ref:
-        raise ValueError(f"layer {layer!r} must be an integer in [0, {ref}): it counts "
-                         + (f"the model's {num_layers} decoder layers" if not depth_ref else
-                            f"the {ref} layers of model.hparams.layer_depth_ref (this model has {num_layers})"))
-    return layer * num_layers // ref
 
 
 def smooth_and_downsample(grid: torch.Tensor, sigma: float, factor: int) -> torch.Tensor:
