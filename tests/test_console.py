@@ -48,7 +48,8 @@ def test_summary_is_the_last_block_with_failed_ids_and_wandb_sync(tmp_path, tiny
     assert any(line.startswith("[focus]   1: ValueError: cannot decode image ") for line in summary)
     assert any(line.startswith("[focus]   2: ValueError: bad meta file ") for line in summary)
     assert "[focus]   4: FileNotFoundError: image " in "\n".join(summary) and "missing.jpg is missing" in summary[-2]
-    sync = re.fullmatch(r"\[focus\] W&B offline run written; upload it with: wandb sync (\S+)", summary[-1])
+    sync = re.fullmatch(r"\[focus\] W&B offline run written \(logging took [0-9.]+ s, \d+ table pictures drawn "
+                        r"after the samples\); upload it with: wandb sync (\S+)", summary[-1])
     assert sync and sync.group(1).startswith(str(run / "wandb" / "offline-run-"))
     assert os.path.isdir(sync.group(1))
 
