@@ -13,14 +13,13 @@ row-major, one token per 28 px. Its patch embedding is 2-D (one frame per patch:
 
 from __future__ import annotations
 
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
-
-from ..core.geometry import GridLayout
-from .base import HFAdapter, check_count, image_token_positions
+from .base import HFAdapter
+from .native_grid import NativeResolutionGrid
 from .processors import LlavaOnevision15ImageOnlyProcessor, align_with_model
 
 
-class LlavaOnevision15Adapter(HFAdapter):
+class LlavaOnevision15Adapter(NativeResolutionGrid, HFAdapter):
+    grid_name = "LLaVA-OneVision-1.5 merged grid"
     family = "llava_ov15"
     tiny_family = "llava_ov15"
     processor_cls = LlavaOnevision15ImageOnlyProcessor
@@ -34,31 +33,4 @@ class LlavaOnevision15Adapter(HFAdapter):
         align_with_model(ip, "patch_size", vision.patch_size, self.path)
         align_with_model(ip, "merge_size", vision.spatial_merge_size, self.path)
         align_with_model(ip, "temporal_patch_size", getattr(vision, "temporal_patch_size", 1), self.path)
-        size = dict(ip.size)
-        if min_pixels:
-            size["shortest_edge"] = int(min_pixels)
-        if max_pixels:
-            size["longest_edge"] = int(max_pixels)
-        ip.size = size
-        self.min_pixels, self.max_pixels = size["shortest_edge"], size["longest_edge"]
-        self.factor = ip.patch_size * ip.merge_size
-        self.merge = ip.merge_size
-
-    def vision_images(self, inputs) -> int:
-        """Images the vision tower encodes: one row of `image_grid_thw` each (pixel_values holds their patches)."""
-        grid = inputs.get("image_grid_thw")
-        return 0 if grid is None else len(grid)
-
-    def layout(self, image) -> GridLayout:
-        w, h = image.size
-        rh, rw = smart_resize(h, w, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
-        return GridLayout(rh // self.factor, rw // self.factor, (0.0, 0.0, float(w), float(h)), (w, h))
-
-    def visual_grid_positions(self, input_ids, inputs, image):
-        layout = self.layout(image)
-        t, gh, gw = (int(v) for v in inputs["image_grid_thw"][0])
-        check_count(t * (gh // self.merge) * (gw // self.merge), layout.rows * layout.cols,
-                    "LLaVA-OneVision-1.5 merged grid")
-        positions = image_token_positions(input_ids, self.image_token_id)
-        check_count(len(positions), layout.rows * layout.cols, "LLaVA-OneVision-1.5 merged grid")
-        return positions, layout
+        self.set_pixel_budget(ip, min_pixels, max_pixels)

@@ -20,14 +20,13 @@ never clipped for this: a user who asks for [0, 4) gets it.
 
 from __future__ import annotations
 
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
-
-from ..core.geometry import GridLayout
-from .base import HFAdapter, check_count, image_token_positions
+from .base import HFAdapter
+from .native_grid import NativeResolutionGrid
 from .processors import Qwen3VLImageOnlyProcessor, align_with_model
 
 
-class Qwen3VLAdapter(HFAdapter):
+class Qwen3VLAdapter(NativeResolutionGrid, HFAdapter):
+    grid_name = "Qwen3-VL merged grid"
     family = "qwen3vl"
     tiny_family = "qwen3vl"
     processor_cls = Qwen3VLImageOnlyProcessor
@@ -41,31 +40,5 @@ class Qwen3VLAdapter(HFAdapter):
         align_with_model(ip, "patch_size", vision.patch_size, self.path)
         align_with_model(ip, "merge_size", vision.spatial_merge_size, self.path)
         align_with_model(ip, "temporal_patch_size", vision.temporal_patch_size, self.path)
-        size = dict(ip.size)
-        if min_pixels:
-            size["shortest_edge"] = int(min_pixels)
-        if max_pixels:
-            size["longest_edge"] = int(max_pixels)
-        ip.size = size
-        self.min_pixels, self.max_pixels = size["shortest_edge"], size["longest_edge"]
-        self.factor = ip.patch_size * ip.merge_size
-        self.merge = ip.merge_size
+        self.set_pixel_budget(ip, min_pixels, max_pixels)
         self.deepstack_layers = len(vision.deepstack_visual_indexes)  # decoder layers 0.. that receive DeepStack
-
-    def vision_images(self, inputs) -> int:
-        """Images the vision tower encodes: one row of `image_grid_thw` each (pixel_values holds their patches)."""
-        grid = inputs.get("image_grid_thw")
-        return 0 if grid is None else len(grid)
-
-    def layout(self, image) -> GridLayout:
-        w, h = image.size
-        rh, rw = smart_resize(h, w, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
-        return GridLayout(rh // self.factor, rw // self.factor, (0.0, 0.0, float(w), float(h)), (w, h))
-
-    def visual_grid_positions(self, input_ids, inputs, image):
-        layout = self.layout(image)
-        t, gh, gw = (int(v) for v in inputs["image_grid_thw"][0])
-        check_count(t * (gh // self.merge) * (gw // self.merge), layout.rows * layout.cols, "Qwen3-VL merged grid")
-        positions = image_token_positions(input_ids, self.image_token_id)
-        check_count(len(positions), layout.rows * layout.cols, "Qwen3-VL merged grid")
-        return positions, layout
