@@ -76,21 +76,12 @@ def preloaded(sample):
 
 def summarise(records: list[dict]) -> dict:
     """Mean per question of each cost field, per stage and in total; fp, peak memory, errors."""
-    from focus.core.cost import FIELDS, STAGES
+    from focus.core.cost import FIELDS, mean_per_stage
 
     n = len(records)
-    stages: dict = {}
-    for rec in records:
-        for name, fields in rec["cost"].items():
-            bucket = stages.setdefault(name, {f: 0.0 for f in FIELDS})
-            for f in FIELDS:
-                bucket[f] += fields.get(f, 0) / n
-    order = sorted(stages, key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES))
-    per_stage = {}
-    for name in order:
-        fields = stages[name]
+    per_stage = mean_per_stage(records)
+    for fields in per_stage.values():
         fields["overhead_seconds"] = fields["seconds"] - fields["model_seconds"]
-        per_stage[name] = fields
     total = {f: sum(s[f] for s in per_stage.values()) for f in (*FIELDS, "overhead_seconds")}
     total["seconds"] = sum(r["seconds"] for r in records) / n  # the wall time of the sample as the runner measured it
     total["overhead_seconds"] = total["seconds"] - total["model_seconds"]

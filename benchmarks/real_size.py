@@ -45,6 +45,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from real_size_models import MODELS, PAPER_MODELS, depth, smoke_config  # noqa: E402
 
+from focus.core.cost import STAGES  # noqa: E402  (the stages in pipeline order)
+
 SIZES = {"vstar": (2246, 1582), "hr4k": (3840, 2160), "hr8k": (7680, 4320)}  # V* mean size; UHD 4K / 8K frames
 SMOKE_SIZES = {"vstar": (450, 316), "hr4k": (640, 360), "hr8k": (960, 540)}  # the same shapes, small
 # method → Hydra overrides; "eager": the whole model runs eager attention for this method (ViCrop's original code),
@@ -56,7 +58,6 @@ METHODS = {
     "vicrop_eager": {"overrides": ["method=vicrop"], "eager": True},
     "zoomeye": {"overrides": ["method=zoomeye"]},  # last: the longest, so a spent budget cuts it first
 }
-STAGE_ORDER = ("targets", "relevance", "proposals", "ranking", "search", "answer", "other")
 PAPER = ("Paper (Tables 13, 14; A100, LLaVA-1.5-7B, V*): FOCUS 2.19-2.27 s, 14.91 GB, 13.28 fp; ZoomEye "
          "11.26-11.96 s, 48.63 fp; ViCrop 1.36 s, 19.9 GB; vanilla 0.25 s.")
 
@@ -135,19 +136,14 @@ def parameters_billion(key: str) -> float:
 
 def summarise(records: list[dict]) -> dict:
     """Mean per question of each cost field per stage; totals, fp, peak memory, errors."""
-    from focus.core.cost import FIELDS
+    from focus.core.cost import mean_per_stage
 
     n = len(records)
-    stages: dict = {}
-    for rec in records:
-        for name, fields in rec["cost"].items():
-            bucket = stages.setdefault(name, {f: 0.0 for f in FIELDS})
-            for f in FIELDS:
-                bucket[f] += fields.get(f, 0) / n
+    stages = mean_per_stage(records)
     mean = lambda key: sum(r.get(key) or 0 for r in records) / n  # noqa: E731
     return {"n": n, "seconds": mean("seconds"), "model_seconds": mean("model_seconds"),
             "preprocess_seconds": mean("preprocess_seconds"),
-            "per_stage": {s: stages[s] for s in STAGE_ORDER if s in stages},
+            "per_stage": {s: stages[s] for s in STAGES if s in stages},
             "fp": mean("fp"), "fp_extract": mean("fp_extract"), "fp_answer": mean("fp_answer"),
             "calls": mean("calls"), "prefill_tokens": mean("prefill_tokens"), "vision_images": mean("vision_images"),
             "peak_memory_gb": max(r["peak_memory_gb"] for r in records),
@@ -159,7 +155,7 @@ def summarise(records: list[dict]) -> dict:
 
 def markdown(result: dict) -> str:
     head = ("| model | method | s / question | in model s | processor s | " +
-            " | ".join(f"{s} s" for s in STAGE_ORDER) +
+            " | ".join(f"{s} s" for s in STAGES) +
             " | peak GB | fp | fp extract + answer | prefill tokens | images encoded | errors |")
     lines = [f"Device: {result['device']}; dtype {result['dtype']}; attention {result['attn']} "
              f"(vicrop_eager: eager in every layer); sizes {', '.join(result['sizes'])}, {result['images']} "
@@ -178,7 +174,7 @@ def markdown(result: dict) -> str:
                 lines.append(f"| {model} | {name} | skipped: {s['skipped']} |" + " |" * (head.count("|") - 4))
                 continue
             stages = " | ".join(f"{s['per_stage'][st]['seconds']:.3f}" if st in s["per_stage"] else "-"
-                                for st in STAGE_ORDER)
+                                for st in STAGES)
             lines.append(f"| {model} | {name} | {s['seconds']:.3f} | {s['model_seconds']:.3f} | "
                          f"{s['preprocess_seconds']:.3f} | {stages} | {s['peak_memory_gb']:.2f} | "
                          f"{s['fp']:.2f} | {s['fp_extract']:.0f} + {s['fp_answer']:.0f} | "

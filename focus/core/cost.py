@@ -112,6 +112,17 @@ def totals(per_stage: dict) -> dict:
     return {f: sum(s.get(f, 0) for s in per_stage.values()) for f in FIELDS}
 
 
+def mean_per_stage(records: list[dict]) -> dict:
+    """{stage: {field: mean per question}} over the records' `cost`, stages in pipeline order (the benchmarks)."""
+    stages: dict = {}
+    for rec in records:
+        for name, fields in rec["cost"].items():
+            bucket = stages.setdefault(name, {f: 0.0 for f in FIELDS})
+            for f in FIELDS:
+                bucket[f] += fields.get(f, 0) / len(records)
+    return {name: stages[name] for name in sorted(stages, key=_stage_order)}
+
+
 def meter_of(adapter) -> CostMeter:
     """The adapter's meter; adapters without one (scripted test stand-ins) get one, so stages are still timed."""
     meter = getattr(adapter, "cost", None)
