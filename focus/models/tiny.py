@@ -173,6 +173,13 @@ def _build_llava_ov(tokenizer):
     return model, processor
 
 
+def _qwen_vision_marker_ids(tokenizer) -> dict:
+    """The Qwen-VL family's image/video pad and vision start/end token ids (Qwen2.5-VL, Qwen3-VL, OneVision-1.5)."""
+    names = {"image_token_id": "<|image_pad|>", "video_token_id": "<|video_pad|>",
+             "vision_start_token_id": "<|vision_start|>", "vision_end_token_id": "<|vision_end|>"}
+    return {key: tokenizer.convert_tokens_to_ids(token) for key, token in names.items()}
+
+
 def _build_qwen25vl(tokenizer):
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
@@ -187,10 +194,7 @@ def _build_qwen25vl(tokenizer):
                            patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=112,
                            fullatt_block_indexes=[1]),
         text_config=text,
-        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
-        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
-        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
-        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"))
+        **_qwen_vision_marker_ids(tokenizer))
     model = Qwen2_5_VLForConditionalGeneration(config)
     # the tiny default keeps at most 1024 merged tokens; real configs set their own limits in conf/model
     image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 1024 * 28 * 28})
@@ -217,10 +221,7 @@ def _build_qwen3vl(tokenizer):
                            patch_size=16, spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=2304,
                            deepstack_visual_indexes=[0, 1]),
         text_config=text,
-        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
-        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
-        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
-        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"))
+        **_qwen_vision_marker_ids(tokenizer))
     model = Qwen3VLForConditionalGeneration(config)
     # the hub processor's geometry (16-px patches, merge 2, at least 256² px, mean/std 0.5); the tiny default keeps
     # at most 1024 merged tokens, real configs set their own limit in conf/model
@@ -246,10 +247,7 @@ def _build_llava_ov15(tokenizer):
         vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
                            patch_size=14, spatial_merge_size=2),
         text_config=Qwen3Config(**text),
-        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
-        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
-        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
-        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"))
+        **_qwen_vision_marker_ids(tokenizer))
     model = LlavaOnevision15ForConditionalGeneration(config)
     image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 1024 * 28 * 28},
                                                patch_size=14, merge_size=2, temporal_patch_size=1)
