@@ -93,6 +93,119 @@ def test_image_cache_holds_the_images_so_ids_stay_unique():
     assert outs == [[(i, 0, 0)] for i in range(20)] and cache.misses == 20
 
 
+class Recording:
+    """A stand-in processor: `_process_images` returns each image's top-left pixel and records which thread
+    processed which image; `gate` holds an image's processing until it is set."""
+
+    def __init__(self, fail_first=None, gate=None):
+        import threading
+
+        self.seen, self.fail_first, self.gate = [], fail_first, gate
+        self.lock = threading.Lock()
+
+    def _process_images(self, images, **kwargs):
+        import threading
+
+        pixel = images[0].getpixel((0, 0))
+        if self.gate is not None and pixel == (9, 9, 9):
+            self.gate.wait(5)
+        with self.lock:
+            self.seen.append((pixel, threading.current_thread().name))
+        if pixel == self.fail_first:
+            self.fail_first = None
+            raise OSError("decoder hiccup")
+        return {"pixel": [pixel for _ in images]}, ["<image>"] * len(images)
+
+
+def test_image_cache_finds_a_crop_by_its_pixels_and_processes_each_image_once():
+    proc = Recording()
+    cache = ImageCache(threads=0).install(proc)
+    full = noise(64, 48, 5)
+    box = (8, 8, 40, 40)
+    out = proc._process_images([full.crop(box), full.crop((0, 0, 32, 32))])  # a ranking batch: two crops
+    again = proc._process_images([full.crop(box)])  # the answer: the first crop, a new object
+    other = proc._process_images([noise(32, 32, 6)])  # same size, other pixels
+    assert out[0]["pixel"] == [full.getpixel((8, 8)), full.getpixel((0, 0))]
+    assert again[0]["pixel"] == [full.getpixel((8, 8))] and other[0]["pixel"] != again[0]["pixel"]
+    assert len(proc.seen) == 3 and (cache.hits, cache.misses) == (1, 3)
+    assert out[1] == ["<image>", "<image>"] and again[1] == ["<image>"]
+
+
+def test_image_cache_work_ahead_runs_aside_and_a_failure_reaches_the_caller():
+    first, second = Image.new("RGB", (8, 8), (1, 2, 3)), Image.new("RGB", (8, 8), (4, 5, 6))
+    proc = Recording(fail_first=(4, 5, 6))
+    cache = ImageCache(threads=1).install(proc)
+    cache.ahead([first], {})
+    cache.ahead([second], {})  # fails in the background
+    assert proc._process_images([first])[0]["pixel"] == [(1, 2, 3)]
+    with pytest.raises(OSError, match="hiccup"):
+        proc._process_images([second])  # the background failure, where the image is needed
+    assert proc._process_images([second])[0]["pixel"] == [(4, 5, 6)]  # not kept as failed: processed again
+    names = [name for _, name in proc.seen]
+    assert names[0].startswith("focus-preprocess") and len(proc.seen) == 3
+    assert cache.background_seconds > 0
+
+
+def test_image_cache_does_queued_work_itself_when_the_worker_is_busy():
+    import threading
+
+    gate = threading.Event()
+    proc = Recording(gate=gate)
+    cache = ImageCache(threads=1).install(proc)
+    cache.ahead([Image.new("RGB", (4, 4), (9, 9, 9))], {})  # holds the only worker
+    a, b, c = (Image.new("RGB", (4, 4), (i, 0, 0)) for i in (1, 2, 3))
+    try:
+        out = proc._process_images([a, b, c])  # a and b queue behind the held worker: done here instead
+    finally:
+        gate.set()
+    assert out[0]["pixel"] == [(1, 0, 0), (2, 0, 0), (3, 0, 0)]
+    here = {pixel: name for pixel, name in proc.seen}
+    assert all(not here[(i, 0, 0)].startswith("focus-preprocess") for i in (1, 2, 3))
+
+
+def test_joined_outputs_pad_patches_only_where_the_processor_does():
+    from focus.models.processors import join_outputs
+
+    one = ({"pixel_values": torch.ones(1, 2, 3), "image_sizes": torch.tensor([[4, 5]])}, ["x"])
+    two = ({"pixel_values": torch.full((1, 3, 3), 2.0), "image_sizes": torch.tensor([[6, 7]])}, ["y"])
+    assert join_outputs([one, two]) is None  # unequal patch counts: the stock call decides
+    joined, texts = join_outputs([one, two], pads_patches=True)
+    assert joined["pixel_values"].shape == (2, 3, 3) and texts == ["x", "y"]
+    assert joined["pixel_values"][0, 2].abs().sum() == 0 and joined["pixel_values"][0, :2].eq(1).all()
+    assert joined["pixel_values"][1].eq(2).all() and joined["image_sizes"].tolist() == [[4, 5], [6, 7]]
+
+
+FAMILIES = ("llava15", "llava_ov", "qwen25vl", "qwen3vl", "llava_ov15", "internvl")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_images_processed_one_by_one_and_ahead_equal_the_stock_call(adapter_factory, family):
+    adapter = adapter_factory(family)
+    images = [noise(300, 200, 1), noise(120, 400, 2), noise(640, 480, 3)]
+    texts = [adapter.chat(1, f"Is there a dog {i}?") for i in range(3)]
+    adapter.fast_paths(False)
+    stock = adapter.encode(images, texts)
+    alone = [adapter.encode([im], [t]) for im, t in zip(images, texts)]
+    adapter.fast_paths(True)
+    try:
+        adapter.begin_sample()
+        cache = adapter.image_cache
+        counts = (cache.misses, cache.hits, cache.unjoined)
+        adapter.prepare(images[1])  # the runner's call once the sample's image is loaded
+        joined = adapter.encode(images, texts)
+        seen = lambda: tuple(now - before for now, before in zip((cache.misses, cache.hits, cache.unjoined), counts))
+        assert seen() == (3, 1, 0)  # the prepared image was found, the three outputs joined
+        assert stock.keys() == joined.keys()
+        for key in stock:
+            assert torch.equal(stock[key], joined[key]), key
+        crop = adapter.encode([images[2].crop((0, 0, 640, 480))], texts[2:])  # same pixels, another object
+        assert torch.equal(crop["pixel_values"], alone[2]["pixel_values"]) and seen() == (3, 2, 0)
+    finally:
+        adapter.begin_sample()
+    if family == "llava_ov":  # the stock call zero-pads each image's anyres patches to the batch's most
+        assert len({a["pixel_values"].shape[1] for a in alone}) > 1
+
+
 OPTIONS = ["a cat", "the small red square", "no", "two dogs on a bench"]
 
 
@@ -115,6 +228,7 @@ def test_shared_prefix_option_losses_equal_one_forward_per_option(adapter_factor
 
 def test_demo_records_equal_with_and_without_the_fast_paths():
     import importlib.util
+    import threading
 
     from focus.demo import CHECKPOINT_DIR
     from focus.demo.evaluate import load_adapter
@@ -128,10 +242,19 @@ def test_demo_records_equal_with_and_without_the_fast_paths():
     cfg = bench.compose(["dataset.limit=2"])
     adapter, method = load_adapter(CHECKPOINT_DIR), build(cfg.method)
     for sample in build(cfg.dataset.loader):
-        recs = {}
-        for fast in (False, True):
-            adapter.fast_paths(fast)
-            recs[fast] = process_sample(sample, method, adapter, "cpu", cfg.dataset.benchmark)
+        recs, cache, processed = {}, adapter.image_cache, []
+        stock = cache._stock
+        cache._stock = lambda images, **kw: processed.append((images[0].size, threading.current_thread().name)) \
+            or stock(images, **kw)
+        try:
+            for fast in (False, True):
+                adapter.fast_paths(fast)
+                processed.clear()
+                recs[fast] = process_sample(sample, method, adapter, "cpu", cfg.dataset.benchmark)
+        finally:
+            cache._stock = stock
+        whole = [name for size, name in processed if list(size) == recs[True]["image_size"]]
+        assert len(whole) == 1 and whole[0].startswith("focus-preprocess")  # once, aside (`prepare`)
         slow, quick = recs[False], recs[True]
         for key in ("prediction", "fp", "fp_answer", "chosen_boxes", "targets", "rois", "final_mode"):
             assert quick[key] == slow[key], key

@@ -167,6 +167,7 @@ def process_sample(sample, method, adapter, device, benchmark: str, with_vanilla
     image = None
     try:
         image = sample.load_image()
+        getattr(adapter, "prepare", lambda image: None)(image)  # e.g. the image processed in the background
         rec["image_size"] = list(image.size)
         rec.update(method(adapter, sample, image))
     except Exception as exc:  # bad data or a failing sample: record it, the run goes on

@@ -86,6 +86,7 @@ SCHEMA: dict[str, Rule] = {
     "model.adapter.pad_to_square": BOOLEAN,
     "model.adapter.min_crop": integer(1, optional=True),
     "model.adapter.max_new_tokens": integer(1),
+    "model.adapter.preprocess_threads": integer(0),
     "model.adapter.min_pixels": integer(1),
     "model.adapter.max_pixels": integer(1),
     "model.adapter.max_patches": integer(1, optional=True),

@@ -28,6 +28,7 @@ from .processors import ImageCache
 
 log = logging.getLogger(__name__)
 
+ENCODE_OPTIONS = {"padding": True, "return_tensors": "pt"}  # every processor call (`encode`, `prepare`)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
 
@@ -63,6 +64,10 @@ class VisionLanguageAdapter:
 
     def begin_sample(self) -> None:
         """Called before each sample: per-question caches (processed images) are dropped."""
+
+    def prepare(self, image: Image.Image) -> None:
+        """Called with the sample's image as soon as it is loaded, before the method runs: its processing may start
+        in the background. Cost only."""
 
     def layout(self, image: Image.Image) -> GridLayout:
         raise NotImplementedError
@@ -105,13 +110,16 @@ class HFAdapter(VisionLanguageAdapter):
     """Shared transformers code: loading, chat templates, target-token offsets, KV-cache features, batching."""
 
     processor_cls = None  # set by the family
+    pads_patches = False  # the image processor zero-pads each image's patches to the batch's most (`ImageCache`)
     tiny_family: str | None = None
 
     def __init__(self, path: str | None = None, tiny: bool = False, tiny_cache_dir: str | None = None,
                  torch_dtype: str = "float32", attn_implementation: str = "sdpa", device: str = "auto",
-                 min_crop: int | None = None, max_new_tokens: int = 16, model=None, **processor_overrides):
+                 min_crop: int | None = None, max_new_tokens: int = 16, model=None, preprocess_threads: int = 1,
+                 **processor_overrides):
         """`model`: an already-built model of this family (benchmarks/real_size.py builds real-size models with
-        random weights on the device); the processor still comes from `path` (or the tiny checkpoint)."""
+        random weights on the device); the processor still comes from `path` (or the tiny checkpoint).
+        `preprocess_threads`: background threads of the image processing (`ImageCache`); 0 = none."""
         from transformers import AutoModelForImageTextToText
 
         if tiny:
@@ -145,7 +153,8 @@ class HFAdapter(VisionLanguageAdapter):
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.configure_processor(**processor_overrides)
-        self.image_cache = ImageCache().install(self.processor)  # each image through the processor once per question
+        # each image through the processor once per question, off the model's thread where it can be
+        self.image_cache = ImageCache(preprocess_threads, self.pads_patches).install(self.processor)
         self.num_layers = self.model.config.text_config.num_hidden_layers
         self.image_token = self.processor.image_token
         self.image_token_id = self.model.config.image_token_id
@@ -153,6 +162,13 @@ class HFAdapter(VisionLanguageAdapter):
 
     def begin_sample(self) -> None:
         self.image_cache.clear()
+
+    def prepare(self, image) -> None:
+        """The whole image starts through the processor in the background (`ImageCache.ahead`) with the options
+        `encode` will pass: every method processes it, and FOCUS's first stage, target extraction, is text only."""
+        if image is not None and self.image_cache.enabled and self.image_cache.threads:
+            kwargs = self.processor._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, **ENCODE_OPTIONS)
+            self.image_cache.ahead([image], kwargs["images_kwargs"])
 
     def fast_paths(self, enabled: bool) -> None:
         """Switch the per-question image cache, the fast image processing and the shared option prefix on or off
@@ -194,7 +210,7 @@ class HFAdapter(VisionLanguageAdapter):
     def encode(self, images: list, texts: list[str]):
         kwargs = {"images": images} if images else {}
         with self.cost.preprocessing():
-            inputs = self.processor(text=texts, padding=True, return_tensors="pt", **kwargs)
+            inputs = self.processor(text=texts, **ENCODE_OPTIONS, **kwargs)
             return inputs.to(self.device)
 
     @contextmanager

@@ -55,6 +55,7 @@ class LlavaOnevisionAdapter(HFAdapter):
     multi_image = True
     local_grid = True
     base_resolution = None  # min_crop, else the vision tower's tile size
+    pads_patches = True  # a batch's anyres patches are zero-padded to its most (`_pad_for_batching`)
 
     def configure_processor(self) -> None:
         cfg = self.model.config

@@ -41,7 +41,7 @@ def score_options_shared_prefix(adapter, images: list, prompt: str, options: lis
         return None
     prefix, suffixes = split
     cache = DynamicCache(config=adapter.model.config)
-    first = adapter._forward(prefix, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[0, -1].float()
+    first = adapter._forward(prefix, cache=cache, use_cache=True, logits_to_keep=1).logits[0, -1].float()
     longest = max(len(s) for s in suffixes) - 1  # the last token of an option is only a label
     rest = None
     if longest > 0:
@@ -50,7 +50,7 @@ def score_options_shared_prefix(adapter, images: list, prompt: str, options: lis
         for row, s in enumerate(suffixes):
             batch[row, :len(s) - 1] = torch.tensor(s[:-1])
         cache.batch_repeat_interleave(len(suffixes))
-        rest = adapter._forward({"input_ids": batch.to(adapter.device)}, past_key_values=cache,
+        rest = adapter._forward({"input_ids": batch.to(adapter.device)}, cache=cache,
                                 use_cache=True).logits.float()  # [K, S, vocab]
     losses = []
     for row, s in enumerate(suffixes):

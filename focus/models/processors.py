@@ -10,7 +10,10 @@ it can see in the signature, and a `**kwargs` catch-all would silently lose e.g.
 from __future__ import annotations
 
 import logging
+import time
 
+import torch
+from PIL import Image
 from transformers import AutoProcessor
 from transformers.models.internvl.configuration_internvl import InternVLConfig
 from transformers.models.internvl.processing_internvl import InternVLProcessor
@@ -200,55 +203,221 @@ class FastPadLlavaImageProcessor(LlavaImageProcessorPil):
         return super().preprocess(images, *args, **kwargs)
 
     def _rescale_normalize(self, images, return_tensors):
-        """The stock steps after the resize, on S×S RGB images, with the same numpy operations in the same order
-        (transformers.image_transforms.rescale, then normalize on channels-first float32), without its per-call
-        argument handling: the same float32 values."""
+        """The stock steps after the resize, on S×S RGB images: `transformers.image_transforms.rescale` (uint8 ×
+        factor in float64, cast to float32), then `normalize` ((x - mean) / std in float32) -- as a lookup table of
+        those same operations on the 256 values a channel can take, so the same float32 values."""
         import numpy as np
         from transformers.image_processing_utils import BatchFeature
 
-        mean, std = np.array(self.image_mean, dtype=np.float32), np.array(self.image_std, dtype=np.float32)
-        out = []
-        for im in images:
-            chw = np.moveaxis(np.array(im), -1, 0)
-            x = (chw.astype(np.float64) * self.rescale_factor).astype(np.float32)
-            out.append(((x.T - mean) / std).T)
+        lut = self._lookup_table()
+        channels = np.arange(3)[:, None, None]
+        out = [lut[channels, np.moveaxis(np.asarray(im), -1, 0)] for im in images]
         return BatchFeature(data={"pixel_values": out}, tensor_type=return_tensors)
+
+    def _lookup_table(self):
+        """[3, 256] float32: the rescaled, normalised value of each 8-bit value of each channel."""
+        import numpy as np
+
+        key = (self.rescale_factor, tuple(self.image_mean), tuple(self.image_std))
+        if getattr(self, "_lut_key", None) != key:
+            mean, std = np.array(self.image_mean, dtype=np.float32), np.array(self.image_std, dtype=np.float32)
+            x = (np.arange(256, dtype=np.float64) * self.rescale_factor).astype(np.float32)  # rescale
+            self._lut = ((x[None, :] - mean[:, None]) / std[:, None]).astype(np.float32)  # normalize, per channel
+            self._lut_key = key
+        return self._lut
 
 
 class ImageCache:
-    """The processed images of the current question, so no image goes through the processor twice
-    (the whole image for target extraction, the relevance passes, the vanilla reference; the answer's crops for
-    every option). Installed on a processor by `install`: its `_process_images` (transformers' one entry point for
-    images, every family) is looked up here first. Keyed by the identity and size of each PIL image in the call, and
-    the image-processor options; the images are held, so an id cannot be reused while cached. `clear()` per sample.
+    """The processed images of the current question, so no image goes through the processor twice (the whole image
+    for the relevance passes, the vanilla reference and ZoomEye's root; each crop for its existence check and the
+    answer's options). Installed on a processor by `install`: its `_process_images` (transformers' one entry point
+    for images, every family) is answered here. `clear()` per sample.
+
+    - **Per image.** A call with several images is answered image by image, each processed alone, and the outputs
+      joined (`join_outputs`; the stock call on the whole list where they cannot be: values that pad to the batch's
+      largest), so a crop scored in a ranking batch is not processed again for the answer.
+    - **By content.** An image is found by identity, else by equal pixels among the cached images of the same size
+      and mode: `image.crop(box)` twice gives two objects with one content. The images are held, so an id cannot be
+      reused while cached. The image-processor options of the call are part of the key.
+    - **Off the caller's thread.** `ahead(images, kwargs)` starts processing in a background thread (the runner
+      hands the whole image over as soon as it is loaded: FOCUS's first stage, target extraction, is text only), and
+      the images of one call that need processing are shared with `threads` workers. PIL's resampling and numpy
+      release the GIL, so this is parallel; a caller that needs an image being processed waits for it. The work
+      done on those threads is summed in `background_seconds` (CPU time the caller did not wait for, when it
+      overlapped). `threads=0`: everything on the caller's thread.
     """
 
-    def __init__(self):
-        self.entries: dict = {}
+    def __init__(self, threads: int = 1, pads_patches: bool = False):
+        import threading
+
+        self.threads = max(0, int(threads))
+        self.pads_patches = pads_patches  # the processor zero-pads each image's patches to the batch's most
+        self.unjoined = 0                 # calls answered by the stock call on the whole list (not joinable)
+        self.entries: dict = {}   # (id, size, mode, options) -> _Entry
+        self.by_size: dict = {}   # (size, mode, options) -> [_Entry]: candidates for the content match
         self.hits = self.misses = 0
+        self.background_seconds = 0.0
         self.enabled = True
+        self._lock = threading.Lock()
+        self._pool = None
+        self._jobs: list = []
 
     def clear(self) -> None:
-        self.entries.clear()
+        with self._lock:
+            self.entries, self.by_size = {}, {}
+            for job in self._jobs:
+                job.cancel()  # queued work of the previous question (a running one finishes into no entry)
+            self._jobs = []
 
     def install(self, processor) -> "ImageCache":
-        stock = processor._process_images
+        self._stock = processor._process_images
 
         def cached(images, **kwargs):
-            from PIL import Image
-
-            listed = images if isinstance(images, (list, tuple)) else [images]
-            if not self.enabled or not all(isinstance(im, Image.Image) for im in listed):
-                return stock(images, **kwargs)
-            key = (tuple((id(im), im.size) for im in listed), repr(sorted(kwargs.items(), key=lambda kv: kv[0])))
-            hit = self.entries.get(key)
-            if hit is not None:
-                self.hits += 1
-                return hit[1]
-            self.misses += 1
-            out = stock(images, **kwargs)
-            self.entries[key] = (list(listed), out)  # the images held: their ids stay unique while cached
-            return out
+            return self.process(images, kwargs)
 
         processor._process_images = cached
         return self
+
+    # ------------------------------------------------------------------------------------------------ lookup
+    def process(self, images, kwargs: dict):
+        """What the stock `_process_images(images, **kwargs)` returns: (processed images, placeholder texts)."""
+        listed = images if isinstance(images, (list, tuple)) else [images]
+        if not self.enabled or not listed or not all(isinstance(im, Image.Image) for im in listed):
+            return self._stock(images, **kwargs)
+        options = _options(kwargs)
+        claims = [self._claim(im, options) for im in listed]
+        owned = [entry for entry, owner in claims if owner]
+        if self.threads:  # all but one to the workers, the last one here
+            for entry in owned[:-1]:
+                self._submit(entry, kwargs)
+            owned = owned[-1:]
+        for entry in owned:
+            self._compute(entry, kwargs, background=False)
+        for entry, _ in reversed(claims):  # what no worker has started yet is done here, from the back (the
+            with self._lock:               # workers take their queue from the front)
+                job, entry.job = entry.job, None
+            if job is not None and job.cancel():
+                self._compute(entry, kwargs, background=False)
+        outputs = [entry.future.result() for entry, _ in claims]
+        if len(outputs) == 1:
+            return outputs[0]
+        joined = join_outputs(outputs, self.pads_patches)
+        if joined is None:
+            self.unjoined += 1
+            return self._stock(images, **kwargs)
+        return joined
+
+    def ahead(self, images: list, kwargs: dict) -> None:
+        """Start processing `images` (one image per call, `kwargs` as the processor will pass them) in the
+        background; a later call with the same content and options waits for it instead of processing again."""
+        if not self.enabled or not self.threads:
+            return
+        for im in images:
+            if isinstance(im, Image.Image):
+                entry, owner = self._claim(im, _options(kwargs))
+                if owner:
+                    self._submit(entry, kwargs)
+
+    def _claim(self, image, options: str) -> tuple["_Entry", bool]:
+        """(the entry of `image`, True when the caller must compute it)."""
+        from concurrent.futures import Future
+
+        key = (id(image), image.size, image.mode, options)
+        with self._lock:
+            entry = self.entries.get(key)
+            if entry is None:
+                for other in self.by_size.get(key[1:], ()):
+                    if other.same_pixels(image):
+                        entry = other
+                        break
+            if entry is not None:
+                self.hits += 1
+                return entry, False
+            self.misses += 1
+            entry = _Entry(image, Future())
+            self.entries[key] = entry
+            self.by_size.setdefault(key[1:], []).append(entry)
+            return entry, True
+
+    def _compute(self, entry: "_Entry", kwargs: dict, background: bool = True) -> None:
+        t0 = time.perf_counter()
+        try:
+            out = self._stock([entry.image], **kwargs)
+        except BaseException as exc:  # the caller waiting for it raises it; the entry is dropped, not kept failed
+            with self._lock:
+                self.entries = {k: e for k, e in self.entries.items() if e is not entry}
+                for bucket in self.by_size.values():
+                    if entry in bucket:
+                        bucket.remove(entry)
+            entry.future.set_exception(exc)
+            if not background:
+                raise
+            return
+        if background:
+            with self._lock:
+                self.background_seconds += time.perf_counter() - t0
+        entry.future.set_result(out)
+
+    def _submit(self, entry: "_Entry", kwargs: dict) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="focus-preprocess")
+        entry.job = self._pool.submit(self._compute, entry, kwargs)
+        with self._lock:
+            self._jobs = [j for j in self._jobs if not j.done()] + [entry.job]
+
+
+def _options(kwargs: dict) -> str:
+    """The image-processor options of a call, as part of a cache key."""
+    return repr(sorted(kwargs.items(), key=lambda kv: kv[0]))
+
+
+class _Entry:
+    """One image of the cache: the image (held: its id stays unique, its pixels are compared) and its output."""
+
+    __slots__ = ("image", "future", "job", "_bytes")
+
+    def __init__(self, image, future):
+        self.image, self.future, self.job, self._bytes = image, future, None, None  # job: its queued work
+
+    def same_pixels(self, image) -> bool:
+        if image is self.image:
+            return True
+        if self._bytes is None:
+            self._bytes = self.image.tobytes()
+        return image.tobytes() == self._bytes
+
+
+def join_outputs(outputs: list, pads_patches: bool = False):
+    """The stock output of one call on several images, from the outputs of one call per image: each value joined
+    along the first axis (tensors and arrays concatenated, lists extended), the placeholder texts listed in order.
+    `pads_patches`: the processor zero-pads the second axis (each image's patches) to the batch's largest, as
+    LLaVA-OneVision's `_pad_for_batching` does; the join does the same. None when a value cannot be joined
+    (shapes that differ otherwise, a value that is not per image): the caller then makes the stock call."""
+    import numpy as np
+    from transformers.image_processing_utils import BatchFeature
+
+    first = outputs[0][0]
+    data = {}
+    for key in first:
+        values = [out[0].get(key) for out in outputs]
+        if any(v is None for v in values):
+            return None
+        if all(isinstance(v, torch.Tensor) for v in values):
+            if pads_patches and len({v.shape[2:] for v in values}) == 1 and values[0].dim() > 2:
+                longest = max(v.shape[1] for v in values)
+                values = [torch.nn.functional.pad(v, [0, 0] * (v.dim() - 2) + [0, longest - v.shape[1]])
+                          for v in values]
+            if len({v.shape[1:] for v in values}) != 1 or values[0].dim() == 0:
+                return None
+            data[key] = torch.cat(values)
+        elif all(isinstance(v, np.ndarray) for v in values):
+            if len({v.shape[1:] for v in values}) != 1 or values[0].ndim == 0:
+                return None
+            data[key] = np.concatenate(values)
+        elif all(isinstance(v, list) for v in values):
+            data[key] = [x for v in values for x in v]
+        else:
+            return None
+    return BatchFeature(data=data), [text for out in outputs for text in out[1]]
