@@ -106,7 +106,7 @@ class Recording:
     def _process_images(self, images, **kwargs):
         import threading
 
-        pixel = images[0].getpixel((0, 0))
+        pixel = images[0].convert("RGB").getpixel((0, 0))
         if self.gate is not None and pixel == (9, 9, 9):
             self.gate.wait(5)
         with self.lock:
@@ -129,6 +129,10 @@ def test_image_cache_finds_a_crop_by_its_pixels_and_processes_each_image_once():
     assert again[0]["pixel"] == [full.getpixel((8, 8))] and other[0]["pixel"] != again[0]["pixel"]
     assert len(proc.seen) == 3 and (cache.hits, cache.misses) == (1, 3)
     assert out[1] == ["<image>", "<image>"] and again[1] == ["<image>"]
+    red, blue = (Image.new("P", (4, 4), 0) for _ in range(2))  # the same indices ...
+    red.putpalette([255, 0, 0] * 256)
+    blue.putpalette([0, 0, 255] * 256)  # ... into other colours
+    assert proc._process_images([red])[0]["pixel"] != proc._process_images([blue])[0]["pixel"]
 
 
 def test_image_cache_work_ahead_runs_aside_and_a_failure_reaches_the_caller():

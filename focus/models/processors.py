@@ -384,6 +384,8 @@ class _Entry:
     def same_pixels(self, image) -> bool:
         if image is self.image:
             return True
+        if image.mode in ("P", "PA") and image.getpalette() != self.image.getpalette():
+            return False  # the same indices into other colours
         if self._bytes is None:
             self._bytes = self.image.tobytes()
         return image.tobytes() == self._bytes
