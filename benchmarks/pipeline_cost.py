@@ -10,7 +10,8 @@ both see the same machine state:
 - `baseline`, `--compare fast_paths` (default): the same with the adapter's fast paths off (`fast_paths(False)`: every
   image through the stock processor at each use, one forward per option in logits matching) — the code before them;
   `--compare switches`: the same with `relevance.reuse_image_prefix=false relevance.early_stop=false
-  ranker.batch_targets=false` (only the switches the configuration has; none, e.g. vanilla or ZoomEye: one variant).
+  ranker.batch_targets=false` (only the switches the configuration has; none, e.g. vanilla or ZoomEye: one variant);
+  `--compare threads`: the same with no image processing on background threads (`preprocess_threads` 0).
 `--preload` decodes each sample's image before timing and reports that time apart (the dataset's, not the method's).
 For each variant it prints the mean per question, per stage (focus/core/cost.py): wall seconds, seconds inside model calls,
 in the processor, and the rest (framework overhead = wall - model; `outside %`: as a share of the question's wall
@@ -52,12 +53,13 @@ def compose(overrides: list[str]):
 def variants(cfg, compare: str = "fast_paths") -> dict:
     """{name: config}: the configuration as given (`optimised`) and the one it is compared with (`baseline`):
     `fast_paths`: the same config with the adapter's fast paths off (`adapter.fast_paths(False)`: no per-question
-    image cache, the stock image processing, one forward per option); `switches`: every switch of `SWITCHES` off."""
+    image cache, the stock image processing, one forward per option); `threads`: the same config with no background
+    image processing (`preprocess_threads` 0); `switches`: every switch of `SWITCHES` off."""
     from omegaconf import OmegaConf
 
     out = {"optimised": cfg}
-    if compare == "fast_paths":
-        return {"baseline": cfg, **out}, ["fast_paths"]
+    if compare in ("fast_paths", "threads"):  # the same config; the adapter is switched per variant
+        return {"baseline": cfg, **out}, [compare if compare == "fast_paths" else "preprocess_threads"]
     present = [k for k in SWITCHES if OmegaConf.select(cfg, k, default=None) is not None]
     if present:
         base = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
@@ -142,9 +144,10 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="samples run once per variant first, not timed")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on CPU (1: tiny models run fastest)")
     parser.add_argument("--out", default="pipeline_cost.json", help="JSON file written")
-    parser.add_argument("--compare", choices=("fast_paths", "switches"), default="fast_paths",
+    parser.add_argument("--compare", choices=("fast_paths", "switches", "threads"), default="fast_paths",
                         help="baseline = the adapter's fast paths off (image cache, fast processing, shared option "
-                             "prefix), or the config's cost switches off (prefix reuse, early stop, batched targets)")
+                             "prefix), the config's cost switches off (prefix reuse, early stop, batched targets), "
+                             "or no image processing on background threads")
     parser.add_argument("--preload", action="store_true",
                         help="decode/draw each sample's image before timing (time outside model calls then "
                              "excludes the dataset's image loading)")
@@ -181,12 +184,15 @@ def main(argv=None) -> int:
         load_seconds = sum(loads[args.warmup:]) / max(1, len(loads) - args.warmup)
     records: dict = {name: [] for name in methods}
     fast = {name: not (args.compare == "fast_paths" and name == "baseline") for name in methods}
+    threads = getattr(getattr(adapter, "image_cache", None), "threads", 0)  # as configured
     started = time.perf_counter()
     for i, sample in enumerate(samples):
         order = list(methods) if i % 2 == 0 else list(methods)[::-1]
         for name in order:
             if hasattr(adapter, "fast_paths"):
                 adapter.fast_paths(fast[name])
+            if args.compare == "threads":
+                adapter.image_cache.threads = 0 if name == "baseline" else threads
             aside = background_seconds(adapter)
             rec = process_sample(sample, methods[name], adapter, adapter.device, cfg.dataset.benchmark)
             rec["background_seconds"] = background_seconds(adapter) - aside
@@ -214,7 +220,8 @@ def main(argv=None) -> int:
               "samples": len(records["optimised"]), "warmup": args.warmup, "switches": switches,
               "variants": summaries}
     for name, summary in summaries.items():
-        switched = f" ({', '.join(f'{k}=false' for k in switches)})" if name == "baseline" else ""
+        off = [f"{k}=0" if k == "preprocess_threads" else f"{k}=false" for k in switches]
+        switched = f" ({', '.join(off)})" if name == "baseline" else ""
         print(f"\n== {name}{switched}\n{table(summary)}")
         if summary["errors"]:
             print(f"errors: {summary['errors'][:3]}")
