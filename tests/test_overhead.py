@@ -97,10 +97,10 @@ class Recording:
     """A stand-in processor: `_process_images` returns each image's top-left pixel and records which thread
     processed which image; `gate` holds an image's processing until it is set."""
 
-    def __init__(self, fail_first=None, gate=None):
+    def __init__(self, fail=None, gate=None):
         import threading
 
-        self.seen, self.fail_first, self.gate = [], fail_first, gate
+        self.seen, self.fail, self.gate = [], fail, gate
         self.lock = threading.Lock()
 
     def _process_images(self, images, **kwargs):
@@ -111,8 +111,7 @@ class Recording:
             self.gate.wait(5)
         with self.lock:
             self.seen.append((pixel, threading.current_thread().name))
-        if pixel == self.fail_first:
-            self.fail_first = None
+        if pixel == self.fail:
             raise OSError("decoder hiccup")
         return {"pixel": [pixel for _ in images]}, ["<image>"] * len(images)
 
@@ -137,17 +136,19 @@ def test_image_cache_finds_a_crop_by_its_pixels_and_processes_each_image_once():
 
 def test_image_cache_work_ahead_runs_aside_and_a_failure_reaches_the_caller():
     first, second = Image.new("RGB", (8, 8), (1, 2, 3)), Image.new("RGB", (8, 8), (4, 5, 6))
-    proc = Recording(fail_first=(4, 5, 6))
+    proc = Recording(fail=(4, 5, 6))
     cache = ImageCache(threads=1).install(proc)
     cache.ahead([first], {})
     cache.ahead([second], {})  # fails in the background
     assert proc._process_images([first])[0]["pixel"] == [(1, 2, 3)]
-    with pytest.raises(OSError, match="hiccup"):
-        proc._process_images([second])  # the background failure, where the image is needed
-    assert proc._process_images([second])[0]["pixel"] == [(4, 5, 6)]  # not kept as failed: processed again
-    names = [name for _, name in proc.seen]
-    assert names[0].startswith("focus-preprocess") and len(proc.seen) == 3
+    assert proc.seen[0] == ((1, 2, 3), proc.seen[0][1]) and proc.seen[0][1].startswith("focus-preprocess")
     assert cache.background_seconds > 0
+    with pytest.raises(OSError, match="hiccup"):
+        proc._process_images([second])  # the failure, where the image is needed (waited for, or redone here)
+    tries = len(proc.seen)
+    with pytest.raises(OSError, match="hiccup"):
+        proc._process_images([second])
+    assert len(proc.seen) == tries + 1  # a failure is not kept: the image is processed again
 
 
 def test_image_cache_does_queued_work_itself_when_the_worker_is_busy():
@@ -165,6 +166,25 @@ def test_image_cache_does_queued_work_itself_when_the_worker_is_busy():
     assert out[0]["pixel"] == [(1, 0, 0), (2, 0, 0), (3, 0, 0)]
     here = {pixel: name for pixel, name in proc.seen}
     assert all(not here[(i, 0, 0)].startswith("focus-preprocess") for i in (1, 2, 3))
+
+
+def test_lookup_normalise_equals_the_stock_steps_and_only_answers_their_own_output():
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from focus.models.processors import LookupNormalise
+
+    stock, fast = Qwen2VLImageProcessorPil(), Qwen2VLImageProcessorPil()
+    lookup = LookupNormalise().install(fast)
+    chw = np.moveaxis(np.asarray(noise(37, 23, 7)), -1, 0)  # channels-first uint8, as the PIL backend passes it
+    for mean, std in ((stock.image_mean, stock.image_std), (0.5, 0.25)):
+        want = stock.normalize(stock.rescale(chw, 1 / 255), mean, std)
+        got = fast.normalize(fast.rescale(chw, 1 / 255), mean, std)
+        assert got.dtype == want.dtype == np.float32 and np.array_equal(got, want)
+    assert lookup.looked_up == 2
+    other = np.linspace(0, 1, 3 * 23 * 37, dtype=np.float32).reshape(3, 23, 37)
+    fast.rescale(chw, 1 / 255)
+    assert np.array_equal(fast.normalize(other, 0.5, 0.25), stock.normalize(other, 0.5, 0.25))  # not the rescaled one
+    assert lookup.looked_up == 2
 
 
 def test_joined_outputs_pad_patches_only_where_the_processor_does():
@@ -193,7 +213,7 @@ def test_images_processed_one_by_one_and_ahead_equal_the_stock_call(adapter_fact
     adapter.fast_paths(True)
     try:
         adapter.begin_sample()
-        cache = adapter.image_cache
+        cache, looked_up = adapter.image_cache, adapter.lookup_normalise.looked_up
         counts = (cache.misses, cache.hits, cache.unjoined)
         adapter.prepare(images[1])  # the runner's call once the sample's image is loaded
         joined = adapter.encode(images, texts)
@@ -204,6 +224,8 @@ def test_images_processed_one_by_one_and_ahead_equal_the_stock_call(adapter_fact
             assert torch.equal(stock[key], joined[key]), key
         crop = adapter.encode([images[2].crop((0, 0, 640, 480))], texts[2:])  # same pixels, another object
         assert torch.equal(crop["pixel_values"], alone[2]["pixel_values"]) and seen() == (3, 2, 0)
+        # rescale + normalise answered from the table (LLaVA-1.5's fast pad path has its own table)
+        assert adapter.lookup_normalise.looked_up >= (0 if family == "llava15" else 3) + looked_up
     finally:
         adapter.begin_sample()
     if family == "llava_ov":  # the stock call zero-pads each image's anyres patches to the batch's most
