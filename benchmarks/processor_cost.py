@@ -1,5 +1,7 @@
-"""Seconds one image spends in each family's image processor, stock and with the adapter's fast paths (README "Time
-outside model calls"): LLaVA-1.5's pad-resize and every family's rescale + normalise as table lookups.
+"""Seconds one image spends in each family's image processor at benchmark sizes, stock and with the adapter's fast
+paths (README "Time outside model calls"). Only LLaVA-1.5 has a processor shortcut (the pad-resize and the
+rescale/normalise table); the other families keep the stock processor, so their two columns time the same code
+(the ratio shows this machine's noise) and say what one image costs them.
 
     python benchmarks/processor_cost.py [--families qwen25vl internvl] [--sizes 2246x1582 4096x3072] [--repeats 3]
 

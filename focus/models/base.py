@@ -24,7 +24,7 @@ from ..core.cost import CostMeter
 from ..core.geometry import GridLayout
 from ..core.hub import load_failure
 from .attention import LAST_ROW_ATTENTION, AttentionPass, last_row_eager_attention
-from .processors import ImageCache, LookupNormalise
+from .processors import ImageCache
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +153,8 @@ class HFAdapter(VisionLanguageAdapter):
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.configure_processor(**processor_overrides)
-        # each image through the processor once per question, off the model's thread where it can be; its rescale
-        # and normalisation as table lookups
+        # each image through the processor once per question, off the model's thread where it can be
         self.image_cache = ImageCache(preprocess_threads, self.pads_patches).install(self.processor)
-        self.lookup_normalise = LookupNormalise().install(self.processor.image_processor)
         self.num_layers = self.model.config.text_config.num_hidden_layers
         self.image_token = self.processor.image_token
         self.image_token_id = self.model.config.image_token_id
@@ -175,7 +173,7 @@ class HFAdapter(VisionLanguageAdapter):
     def fast_paths(self, enabled: bool) -> None:
         """Switch the per-question image cache, the fast image processing and the shared option prefix on or off
         together (off: the code path before them, for benchmarks/pipeline_cost.py's `before` variant)."""
-        self.image_cache.enabled = self.shared_option_prefix = self.lookup_normalise.enabled = bool(enabled)
+        self.image_cache.enabled = self.shared_option_prefix = bool(enabled)
         setattr(self.processor.image_processor, "fast", bool(enabled))
 
     # ----------------------------------------------------------------------------------------- family hooks

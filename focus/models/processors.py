@@ -204,81 +204,34 @@ class FastPadLlavaImageProcessor(LlavaImageProcessorPil):
         return super().preprocess(images, *args, **kwargs)
 
     def _rescale_normalize(self, images, return_tensors):
-        """The stock steps after the resize, on S×S RGB images: rescale, then normalise, as `normalise_table` (the
-        same float32 values)."""
+        """The stock steps after the resize, on S×S RGB images: rescale, then normalise, read from `normalise_table`
+        (the same float32 values; one gather instead of five array passes, faster up to about 250 px a side --
+        LLaVA-1.5's 336 px loses 0.07 ms an image, its 7B forward takes hundreds)."""
         import numpy as np
         from transformers.image_processing_utils import BatchFeature
 
-        lut = normalise_table(self.rescale_factor, self.image_mean, self.image_std, 3)
-        channels = np.arange(3)[:, None, None]
-        out = [lut[channels, np.moveaxis(np.asarray(im), -1, 0)] for im in images]
+        flat = normalise_table(self.rescale_factor, self.image_mean, self.image_std, 3).reshape(-1)
+        offsets = (np.arange(3, dtype=np.intp) * 256)[:, None, None]  # channel c reads entries [256c, 256c + 256)
+        out = [np.take(flat, np.moveaxis(np.asarray(im), -1, 0) + offsets) for im in images]
         return BatchFeature(data={"pixel_values": out}, tensor_type=return_tensors)
-
-
-@lru_cache(maxsize=16)
-def rescale_table(scale: float):
-    """[256] float32: transformers' `rescale` of each 8-bit value (× scale in float64, cast to float32)."""
-    import numpy as np
-
-    return (np.arange(256, dtype=np.float64) * scale).astype(np.float32)
 
 
 @lru_cache(maxsize=16)
 def _normalise_table(scale: float, mean: tuple, std: tuple):
     import numpy as np
 
+    rescaled = (np.arange(256, dtype=np.float64) * scale).astype(np.float32)  # image_transforms.rescale
     mean, std = np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32)
-    return ((rescale_table(scale)[None, :] - mean[:, None]) / std[:, None]).astype(np.float32)
+    return ((rescaled[None, :] - mean[:, None]) / std[:, None]).astype(np.float32)  # image_transforms.normalize
 
 
 def normalise_table(scale: float, mean, std, channels: int):
-    """[channels, 256] float32: what transformers' `rescale` and then `normalize` ((x - mean) / std in float32) make
-    of each 8-bit value of each channel -- the same operations on the 256 values a channel can take, so indexing the
-    table gives the same float32 values as the two steps."""
+    """[channels, 256] float32: what transformers' `rescale` (8-bit value × scale in float64, cast to float32) and
+    then `normalize` ((x - mean) / std in float32) make of each value of each channel -- the same operations on the
+    256 values a channel can take, so indexing the table gives the same float32 values as the two steps."""
     mean = tuple(mean) if isinstance(mean, (list, tuple)) else (mean,) * channels
     std = tuple(std) if isinstance(std, (list, tuple)) else (std,) * channels
     return _normalise_table(float(scale), tuple(map(float, mean)), tuple(map(float, std)))
-
-
-class LookupNormalise:
-    """`rescale` of an 8-bit image, then `normalize` of that result, as table lookups (`normalise_table`), on an
-    image processor of transformers' PIL backend (every family here). Every such processor calls
-    `x = self.rescale(x, factor)` and, right after, `x = self.normalize(x, mean, std)` on channels-first arrays:
-    `rescale` answers from the rescale table and remembers its output and the 8-bit source (per thread), and a
-    `normalize` of exactly that output indexes the normalise table with the source. The same float32 values as the
-    stock steps (tests: every family), one pass instead of five. Any other input takes the stock step."""
-
-    def __init__(self):
-        import threading
-
-        self.enabled = True
-        self.looked_up = 0  # normalisations answered from the table
-        self._last = threading.local()
-
-    def install(self, image_processor) -> "LookupNormalise":
-        import numpy as np
-
-        stock_rescale, stock_normalize = image_processor.rescale, image_processor.normalize
-
-        def rescale(image, scale, **kwargs):
-            if self.enabled and not kwargs and isinstance(image, np.ndarray) and image.dtype == np.uint8:
-                out = rescale_table(float(scale))[image]
-                self._last.rescaled = (out, image, scale)
-                return out
-            return stock_rescale(image, scale, **kwargs)
-
-        def normalize(image, mean, std, **kwargs):
-            last, self._last.rescaled = getattr(self._last, "rescaled", None), None
-            if last is not None and last[0] is image and not kwargs and image.ndim == 3:
-                channels = image.shape[0]  # the PIL backend's images are channels-first
-                if all(not isinstance(v, (list, tuple)) or len(v) == channels for v in (mean, std)):
-                    table = normalise_table(last[2], mean, std, channels)
-                    self.looked_up += 1
-                    return table[np.arange(channels)[:, None, None], last[1]]
-            return stock_normalize(image, mean, std, **kwargs)
-
-        image_processor.rescale, image_processor.normalize = rescale, normalize
-        return self
 
 
 class ImageCache:
