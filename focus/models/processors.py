@@ -210,28 +210,22 @@ class FastPadLlavaImageProcessor(LlavaImageProcessorPil):
         import numpy as np
         from transformers.image_processing_utils import BatchFeature
 
-        flat = normalise_table(self.rescale_factor, self.image_mean, self.image_std, 3).reshape(-1)
+        flat = normalise_table(self.rescale_factor, tuple(self.image_mean), tuple(self.image_std)).reshape(-1)
         offsets = (np.arange(3, dtype=np.intp) * 256)[:, None, None]  # channel c reads entries [256c, 256c + 256)
         out = [np.take(flat, np.moveaxis(np.asarray(im), -1, 0) + offsets) for im in images]
         return BatchFeature(data={"pixel_values": out}, tensor_type=return_tensors)
 
 
 @lru_cache(maxsize=16)
-def _normalise_table(scale: float, mean: tuple, std: tuple):
+def normalise_table(scale: float, mean: tuple, std: tuple):
+    """[channels, 256] float32: what transformers' `rescale` (8-bit value × scale in float64, cast to float32) and
+    then `normalize` ((x - mean) / std in float32) make of each value of each channel -- the same operations on the
+    256 values a channel can take, so indexing the table gives the same float32 values as the two steps."""
     import numpy as np
 
     rescaled = (np.arange(256, dtype=np.float64) * scale).astype(np.float32)  # image_transforms.rescale
     mean, std = np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32)
     return ((rescaled[None, :] - mean[:, None]) / std[:, None]).astype(np.float32)  # image_transforms.normalize
-
-
-def normalise_table(scale: float, mean, std, channels: int):
-    """[channels, 256] float32: what transformers' `rescale` (8-bit value × scale in float64, cast to float32) and
-    then `normalize` ((x - mean) / std in float32) make of each value of each channel -- the same operations on the
-    256 values a channel can take, so indexing the table gives the same float32 values as the two steps."""
-    mean = tuple(mean) if isinstance(mean, (list, tuple)) else (mean,) * channels
-    std = tuple(std) if isinstance(std, (list, tuple)) else (std,) * channels
-    return _normalise_table(float(scale), tuple(map(float, mean)), tuple(map(float, std)))
 
 
 class ImageCache:
