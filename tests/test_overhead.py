@@ -4,6 +4,8 @@ where the features are. Every fast path is checked against the path it replaces.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -140,6 +142,10 @@ def test_image_cache_work_ahead_runs_aside_and_a_failure_reaches_the_caller():
     cache = ImageCache(threads=1).install(proc)
     cache.ahead([first], {})
     cache.ahead([second], {})  # fails in the background
+    for _ in range(500):  # the worker has taken the first job (the caller would take back a job not started)
+        if proc.seen:
+            break
+        time.sleep(0.01)
     assert proc._process_images([first])[0]["pixel"] == [(1, 2, 3)]
     assert proc.seen[0] == ((1, 2, 3), proc.seen[0][1]) and proc.seen[0][1].startswith("focus-preprocess")
     assert cache.background_seconds > 0
@@ -233,7 +239,6 @@ def test_shared_prefix_option_losses_equal_one_forward_per_option(adapter_factor
 
 def test_demo_records_equal_with_and_without_the_fast_paths():
     import importlib.util
-    import threading
 
     from focus.demo import CHECKPOINT_DIR
     from focus.demo.evaluate import load_adapter
@@ -247,19 +252,19 @@ def test_demo_records_equal_with_and_without_the_fast_paths():
     cfg = bench.compose(["dataset.limit=2"])
     adapter, method = load_adapter(CHECKPOINT_DIR), build(cfg.method)
     for sample in build(cfg.dataset.loader):
-        recs, cache, processed = {}, adapter.image_cache, []
-        stock = cache._stock
-        cache._stock = lambda images, **kw: processed.append((images[0].size, threading.current_thread().name)) \
-            or stock(images, **kw)
+        recs, cache, processed, ahead = {}, adapter.image_cache, [], []
+        stock, stock_ahead = cache._stock, cache.ahead
+        cache._stock = lambda images, **kw: processed.append(images[0].size) or stock(images, **kw)
+        cache.ahead = lambda images, kw: ahead.extend(im.size for im in images) or stock_ahead(images, kw)
         try:
             for fast in (False, True):
                 adapter.fast_paths(fast)
                 processed.clear()
                 recs[fast] = process_sample(sample, method, adapter, "cpu", cfg.dataset.benchmark)
         finally:
-            cache._stock = stock
-        whole = [name for size, name in processed if list(size) == recs[True]["image_size"]]
-        assert len(whole) == 1 and whole[0].startswith("focus-preprocess")  # once, aside (`prepare`)
+            cache._stock, cache.ahead = stock, stock_ahead
+        size = tuple(recs[True]["image_size"])
+        assert processed.count(size) == 1 and ahead == [size]  # the whole image once, handed over as it loaded
         slow, quick = recs[False], recs[True]
         for key in ("prediction", "fp", "fp_answer", "chosen_boxes", "targets", "rois", "final_mode"):
             assert quick[key] == slow[key], key
