@@ -261,14 +261,13 @@ class ImageCache:
         self.enabled = True
         self._lock = threading.Lock()
         self._pool = None
-        self._jobs: list = []
 
     def clear(self) -> None:
         with self._lock:
+            for entry in self.entries.values():
+                if entry.job is not None:
+                    entry.job.cancel()  # queued work of the previous question (a running one finishes into no entry)
             self.entries, self.by_size = {}, {}
-            for job in self._jobs:
-                job.cancel()  # queued work of the previous question (a running one finishes into no entry)
-            self._jobs = []
 
     def install(self, processor) -> "ImageCache":
         self._stock = processor._process_images
@@ -365,8 +364,6 @@ class ImageCache:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="focus-preprocess")
         entry.job = self._pool.submit(self._compute, entry, kwargs)
-        with self._lock:
-            self._jobs = [j for j in self._jobs if not j.done()] + [entry.job]
 
 
 def _options(kwargs: dict) -> str:
@@ -383,8 +380,7 @@ class _Entry:
         self.image, self.future, self.job, self._bytes = image, future, None, None  # job: its queued work
 
     def same_pixels(self, image) -> bool:
-        if image is self.image:
-            return True
+        """Another object (the identity lookup came first) with this image's pixels."""
         if image.mode in ("P", "PA") and image.getpalette() != self.image.getpalette():
             return False  # the same indices into other colours
         if self._bytes is None:
@@ -394,11 +390,11 @@ class _Entry:
 
 def join_outputs(outputs: list, pads_patches: bool = False):
     """The stock output of one call on several images, from the outputs of one call per image: each value joined
-    along the first axis (tensors and arrays concatenated, lists extended), the placeholder texts listed in order.
+    along the first axis (tensors concatenated, lists extended; every call asks for tensors), the placeholder texts
+    listed in order.
     `pads_patches`: the processor zero-pads the second axis (each image's patches) to the batch's largest, as
     LLaVA-OneVision's `_pad_for_batching` does; the join does the same. None when a value cannot be joined
     (shapes that differ otherwise, a value that is not per image): the caller then makes the stock call."""
-    import numpy as np
     from transformers.image_processing_utils import BatchFeature
 
     first = outputs[0][0]
@@ -415,10 +411,6 @@ def join_outputs(outputs: list, pads_patches: bool = False):
             if len({v.shape[1:] for v in values}) != 1 or values[0].dim() == 0:
                 return None
             data[key] = torch.cat(values)
-        elif all(isinstance(v, np.ndarray) for v in values):
-            if len({v.shape[1:] for v in values}) != 1 or values[0].ndim == 0:
-                return None
-            data[key] = np.concatenate(values)
         elif all(isinstance(v, list) for v in values):
             data[key] = [x for v in values for x in v]
         else:
