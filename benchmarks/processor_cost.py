@@ -41,10 +41,10 @@ def time_family(adapter, image, repeats: int) -> dict:
     """Median seconds of one `_process_images` call, stock and fast (alternating), and whether they agree."""
     import torch
 
-    processor = adapter.processor
-    kwargs = processor._merge_kwargs(tokenizer_init_kwargs=adapter.tokenizer.init_kwargs, padding=True,
-                                     return_tensors="pt")["images_kwargs"]
-    adapter.image_cache.enabled = False
+    from focus.models.base import ENCODE_OPTIONS
+
+    kwargs = adapter.processor._merge_kwargs(tokenizer_init_kwargs=adapter.tokenizer.init_kwargs,
+                                             **ENCODE_OPTIONS)["images_kwargs"]  # as `encode` passes them
     seconds, outputs = {"stock": [], "fast": []}, {}
     try:
         for _ in range(repeats):
