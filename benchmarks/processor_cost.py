@@ -41,10 +41,7 @@ def time_family(adapter, image, repeats: int) -> dict:
     """Median seconds of one `_process_images` call, stock and fast (alternating), and whether they agree."""
     import torch
 
-    from focus.models.base import ENCODE_OPTIONS
-
-    kwargs = adapter.processor._merge_kwargs(tokenizer_init_kwargs=adapter.tokenizer.init_kwargs,
-                                             **ENCODE_OPTIONS)["images_kwargs"]  # as `encode` passes them
+    kwargs = adapter.image_options()  # as `encode` passes them
     seconds, outputs = {"stock": [], "fast": []}, {}
     try:
         for _ in range(repeats):

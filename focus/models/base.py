@@ -167,8 +167,12 @@ class HFAdapter(VisionLanguageAdapter):
         """The whole image starts through the processor in the background (`ImageCache.ahead`) with the options
         `encode` will pass: every method processes it, and FOCUS's first stage, target extraction, is text only."""
         if image is not None and self.image_cache.enabled and self.image_cache.threads:
-            kwargs = self.processor._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, **ENCODE_OPTIONS)
-            self.image_cache.ahead([image], kwargs["images_kwargs"])
+            self.image_cache.ahead([image], self.image_options())
+
+    def image_options(self) -> dict:
+        """The options `encode`'s processor call passes to the image processor (`_process_images`)."""
+        return self.processor._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs,
+                                            **ENCODE_OPTIONS)["images_kwargs"]
 
     def fast_paths(self, enabled: bool) -> None:
         """Switch the per-question image cache, the fast image processing and the shared option prefix on or off
